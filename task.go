@@ -1,0 +1,337 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// AbandonGrace is how long past its per-attempt timeout (WithTimeout) a
+// function may keep running before its task is abandoned: the future fails
+// with ErrTimeout at once, and the call keeps its slot until it returns.
+// Functions that honour their context return well within it and can still
+// be retried.
+const AbandonGrace = 100 * time.Millisecond
+
+type taskState uint8
+
+const (
+	stateNew        taskState = iota // not yet admitted by Submit
+	stateWaitKey                     // waiting for its key's slot
+	stateWaitGlobal                  // holds its key slot (if any), waiting for an overall slot
+	stateRunning                     // holds its slots
+	stateBackoff                     // waiting out a retry backoff, holding no slot
+	stateDone                        // holds nothing and never runs again
+)
+
+// fn phases, for abandon accounting without taking the executor's lock.
+const (
+	phaseIdle      int32 = iota // the function is not running
+	phaseCalling                // the function is running
+	phaseAbandoned              // the function is running, its future already settled
+)
+
+// runner is the typed half of a task: a *Future[T].
+type runner interface {
+	call(ctx context.Context) error // runs the function once, keeping its value aside
+	commit()                        // publishes the kept value; called once, under task.mu
+}
+
+// task is the untyped half of a Future and also the context.Context its
+// function receives. Being its own context saves the allocations of a
+// context.WithCancel per task: its Done channel is the future's, closed when
+// the future settles, so a canceled task's function sees ctx.Done() at the
+// moment Await returns.
+//
+// A task keeps the context given to Submit (parent) because it is a context
+// derived from it, like the standard library's cancelCtx.
+type task struct {
+	e      *Executor
+	r      runner
+	parent context.Context
+	info   TaskInfo
+
+	// Guarded by e.mu.
+	state       taskState
+	list        *taskList
+	prev, next  *task
+	ks          *keyState // its key's state when under a key limit
+	keyHeld     bool
+	admitted    bool
+	hasRoutine  bool // a goroutine runs or waits for this task
+	spawn       bool // set by grant: start a goroutine (else wake the one waiting)
+	startNext   *task
+	qtimer      *time.Timer
+	qgen        uint32
+	wake        chan struct{} // grant signal for a goroutine waiting after a backoff
+	phase       atomic.Int32
+	attempts    int // written by the task's goroutine only
+	abandonSeen bool
+
+	mu         sync.Mutex // guards the fields below
+	done       chan struct{}
+	settled    bool
+	err        error // the future's error
+	ctxErr     error // what Err returns once done
+	settledAt  time.Time
+	afters     []*afterFunc
+	stopParent func() bool
+}
+
+type afterFunc struct{ f func() }
+
+// Deadline returns the deadline of the context given to Submit. A per-attempt
+// timeout (WithTimeout) is set on a child context for each attempt.
+func (t *task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
+
+// Done is closed when the task's future settles.
+func (t *task) Done() <-chan struct{} { return t.done }
+
+// Err returns nil until Done is closed, then context.DeadlineExceeded when
+// the task failed on a deadline and context.Canceled otherwise.
+func (t *task) Err() error {
+	select {
+	case <-t.done:
+	default:
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ctxErr
+}
+
+// Value returns the values of the context given to Submit. (context.Cause on
+// a task's context therefore reports causes of that context only.)
+func (t *task) Value(key any) any { return t.parent.Value(key) }
+
+func (t *task) String() string { return fmt.Sprintf("fanout.task(%d %q)", t.info.ID, t.info.Label) }
+
+// AfterFunc arranges for f to run when the task settles, and lets the
+// standard library's context package propagate cancellation to contexts
+// derived from a task's context without a goroutine each. f runs in the
+// settling goroutine, or in a new goroutine when the task has settled
+// already; it must not block.
+func (t *task) AfterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{f: f}
+	t.mu.Lock()
+	if t.settled {
+		t.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	t.afters = append(t.afters, a)
+	t.mu.Unlock()
+	return func() bool {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for i, x := range t.afters {
+			if x == a {
+				t.afters = append(t.afters[:i], t.afters[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (t *task) isDone() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// settle completes the future once: with the function's value when err is
+// nil, else with err. It reports whether this call settled it. canceled
+// says the task was stopped from outside (Cancel, its context, Shutdown),
+// for Stats.
+func (t *task) settle(err error, canceled bool) bool {
+	e := t.e
+	t.mu.Lock()
+	if t.settled {
+		t.mu.Unlock()
+		return false
+	}
+	t.settled = true
+	t.err = err
+	switch {
+	case err == nil:
+		t.r.commit()
+		t.ctxErr = context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		t.ctxErr = context.DeadlineExceeded
+	default:
+		t.ctxErr = context.Canceled
+	}
+	if e.observed {
+		t.settledAt = time.Now()
+	}
+	afters, stop := t.afters, t.stopParent
+	t.afters, t.stopParent = nil, nil
+	close(t.done)
+	t.mu.Unlock()
+
+	for _, a := range afters {
+		a.f()
+	}
+	if stop != nil {
+		stop()
+	}
+	switch {
+	case err == nil:
+		e.completed.Add(1)
+	case canceled:
+		e.canceled.Add(1)
+	default:
+		e.failed.Add(1)
+	}
+	return true
+}
+
+// cancel settles the task with cause and takes it out of any queue. A task
+// whose function is running is abandoned: the future settles now, the call
+// keeps its slot until it returns.
+func (t *task) cancel(cause error, canceled bool) {
+	if !t.settle(cause, canceled) {
+		return
+	}
+	if t.phase.CompareAndSwap(phaseCalling, phaseAbandoned) {
+		t.e.abandoned.Add(1)
+		t.e.abandonedTotal.Add(1)
+	}
+	t.e.withdraw(t)
+}
+
+// run is the task's goroutine: attempts, retries, and the release of its
+// slots. It starts holding its slots.
+func (t *task) run() {
+	e := t.e
+	finished := false
+	defer func() {
+		// Only runtime.Goexit in the function (t.FailNow in a test) gets
+		// here unfinished: settle and release so nothing waits forever.
+		if !finished {
+			t.phase.Store(phaseIdle)
+			t.settle(errors.New("fanout: task function called runtime.Goexit"), false)
+			e.release(t, stateDone)
+			t.finish()
+		}
+	}()
+	var err error
+	for {
+		if t.isDone() {
+			break // canceled before this attempt could start
+		}
+		if e.limiter != nil {
+			if err = e.limiter.Wait(t); err != nil {
+				err = fmt.Errorf("fanout: rate limit: %w", err)
+				break
+			}
+		}
+		t.attempts++
+		err = t.attempt()
+		if err == nil || t.isDone() || !e.retry.retryable(err, t.attempts) {
+			break
+		}
+		wait := e.retry.Backoff(t.attempts, err)
+		e.release(t, stateBackoff) // let others run while this one waits
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-t.done:
+			timer.Stop()
+		}
+		if t.isDone() {
+			break
+		}
+		e.reacquire(t) // returns holding its slots, or once the task is done
+	}
+	t.settle(err, false)
+	e.release(t, stateDone)
+	finished = true
+	t.finish()
+}
+
+// attempt calls the function once with the per-attempt timeout, telling
+// observers.
+func (t *task) attempt() error {
+	e := t.e
+	ctx, cancel := context.Context(t), context.CancelFunc(func() {})
+	var watchdog *time.Timer
+	if e.timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(t, e.timeout, ErrTimeout)
+		watchdog = time.AfterFunc(e.timeout+AbandonGrace, func() {
+			t.cancel(fmt.Errorf("%w: the function ignored its context for %v", ErrTimeout, e.timeout+AbandonGrace), false)
+		})
+	}
+	defer cancel()
+	if e.observed {
+		now := time.Now()
+		for _, o := range e.observers {
+			o.AttemptStarted(t.info, t.attempts, now)
+		}
+	}
+	t.phase.Store(phaseCalling)
+	err := t.r.call(ctx)
+	if t.phase.Swap(phaseIdle) == phaseAbandoned {
+		t.e.abandoned.Add(-1)
+		t.abandonSeen = true
+	}
+	if watchdog != nil {
+		watchdog.Stop()
+		if err != nil && context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w after %v: %w", ErrTimeout, e.timeout, err)
+		}
+	}
+	if e.observed {
+		now := time.Now()
+		for _, o := range e.observers {
+			o.AttemptFinished(t.info, t.attempts, err, now)
+		}
+	}
+	return err
+}
+
+// finish reports the end of a task that holds no slot and will never run
+// again.
+func (t *task) finish() {
+	e := t.e
+	if e.observed {
+		t.mu.Lock()
+		o := Outcome{Err: t.err, Attempts: t.attempts, Abandoned: t.abandonSeen, Settled: t.settledAt}
+		t.mu.Unlock()
+		now := time.Now()
+		for _, ob := range e.observers {
+			ob.TaskFinished(t.info, o, now)
+		}
+	}
+	if t.admitted {
+		e.taskGone()
+	}
+}
+
+// callFn runs fn once. A panic in one task must not take the process down,
+// nor leave its future unsettled: it becomes the task's error, a
+// *PanicError with the value and the stack, like conc's panics.Catcher but
+// returned instead of re-raised, because the caller may be far away (a
+// Future awaited by another goroutine, or nobody at all).
+func callFn[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
+	normal := false
+	defer func() {
+		if normal {
+			return
+		}
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	v, err = fn(ctx)
+	normal = true
+	return v, err
+}
