@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// httpxVersion is the projectdiscovery httpx release the harness builds.
+const httpxVersion = "v1.11.0"
+
+// buildAll builds fanout and the two test servers from this checkout into
+// bin, and httpx from its module when withHTTPX is set. A piece that does not
+// build is reported and left out (its file bin/NAME.err says why); only a
+// checkout where nothing builds is an error.
+func buildAll(ctx context.Context, bin string, withHTTPX bool) error {
+	root, err := repoRoot(ctx)
+	if err != nil {
+		return err
+	}
+	built := 0
+	for name, pkg := range map[string]string{
+		"fanout":       "./cmd/fanout",
+		"testserver":   "./internal/cmd/testserver",
+		"lambdaserver": "./internal/cmd/lambdaserver",
+	} {
+		logf("building %s", pkg)
+		out, err := goCmd(ctx, root, "build", "-o", filepath.Join(bin, name), pkg)
+		if err != nil {
+			logf("cannot build %s: %v", pkg, err)
+			writeErr(bin, name, fmt.Sprintf("%s does not build: %s", pkg, lastLine(out)))
+			continue
+		}
+		built++
+	}
+	if built == 0 {
+		return fmt.Errorf("nothing could be built in %s", root)
+	}
+	if !withHTTPX {
+		writeErr(bin, "httpx", "not run (-httpx=false)")
+		return nil
+	}
+	path, err := buildHTTPX(ctx)
+	if err != nil {
+		logf("cannot build httpx %s, going on without it: %v", httpxVersion, err)
+		writeErr(bin, "httpx", fmt.Sprintf("httpx %s could not be built: %v", httpxVersion, err))
+		return nil
+	}
+	return os.Symlink(path, filepath.Join(bin, "httpx"))
+}
+
+// buildHTTPX builds httpx in a scratch module under the user cache
+// directory and returns the binary's path; a binary built before is reused.
+func buildHTTPX(ctx context.Context) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "fanout-bench", "httpx-"+httpxVersion)
+	exe := filepath.Join(dir, "httpx")
+	if _, err := os.Stat(exe); err == nil {
+		return exe, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	gomod := "module scratch/httpx\n\ngo 1.26\n\nrequire github.com/projectdiscovery/httpx " + httpxVersion + "\n"
+	// A tools file keeps the requirement through `go mod tidy`; its build
+	// tag keeps it out of every build.
+	tools := "//go:build tools\n\npackage tools\n\nimport _ \"github.com/projectdiscovery/httpx/cmd/httpx\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tools.go"), []byte(tools), 0o644); err != nil {
+		return "", err
+	}
+	logf("building httpx %s in %s (about 90 s the first time)", httpxVersion, dir)
+	if out, err := goCmd(ctx, dir, "mod", "tidy"); err != nil {
+		return "", fmt.Errorf("go mod tidy: %w: %s", err, lastLine(out))
+	}
+	tmp := exe + ".tmp"
+	// -mod=mod lets the build settle go.sum entries tidy left out; it
+	// only ever touches the scratch module.
+	if out, err := goCmd(ctx, dir, "build", "-mod=mod", "-o", tmp, "github.com/projectdiscovery/httpx/cmd/httpx"); err != nil {
+		return "", fmt.Errorf("go build: %w: %s", err, lastLine(out))
+	}
+	return exe, os.Rename(tmp, exe)
+}
+
+// repoRoot is the directory of the fanout module this bench module
+// replaces with the checkout.
+func repoRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/fanout-go/fanout").Output()
+	if err != nil {
+		return "", fmt.Errorf("locate the fanout checkout (run from bench/): %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// goCmd runs the go command in dir and returns its combined output.
+func goCmd(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// writeErr records why the binary name is missing from bin.
+func writeErr(bin, name, reason string) {
+	_ = os.WriteFile(filepath.Join(bin, name+".err"), []byte(reason), 0o644)
+}
+
+// missingReason says why bin has no binary name, or "" when it has one.
+func missingReason(bin, name string) string {
+	if _, err := os.Stat(filepath.Join(bin, name)); err == nil {
+		return ""
+	}
+	if b, err := os.ReadFile(filepath.Join(bin, name+".err")); err == nil {
+		return string(b)
+	}
+	return name + " is missing"
+}
+
+// lastLine is the last line of s: go reports a failure there.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Targets from the issues; the report says whether each was met.
+const (
+	targetHTTPIdeal   = 1.2  // fanout http, 20,000 URLs x 50 ms at C=500
+	targetRSSMB       = 150  // fanout http, 1,000,000 URLs from stdin
+	targetLambdaIdeal = 1.15 // fanout lambda, 2,000 calls x 100 ms at C=200
+)
+
+// summary is a cell's figures over its rounds.
+type summary struct {
+	timed   []time.Duration
+	median  time.Duration
+	rssKB   int64
+	verdict string
+	note    string
+}
+
+func summarize(cl *cell) summary {
+	var s summary
+	s.verdict = "ok"
+	for _, o := range cl.runs {
+		s.rssKB = max(s.rssKB, o.rssKB)
+		switch {
+		case o.err != nil:
+			s.note = "error: " + o.err.Error()
+		case o.timedOut:
+			s.note = "timed out"
+		}
+		if o.verdict != "" && o.verdict != "ok" && s.verdict == "ok" {
+			s.verdict = o.verdict
+		}
+		if o.timed() {
+			s.timed = append(s.timed, o.wall)
+		}
+	}
+	if len(s.timed) > 0 {
+		sorted := slices.Clone(s.timed)
+		slices.Sort(sorted)
+		s.median = sorted[len(sorted)/2]
+	}
+	return s
+}
+
+func render(cfg config, e *env, groups []*group) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Side-by-side results (`go run ./compare%s`)\n\n", map[bool]string{true: " -quick"}[cfg.quick])
+	b.WriteString(machine(e))
+	b.WriteString("\n")
+	rounds := fmt.Sprintf("median of %d", cfg.rounds)
+	if cfg.rounds == 1 {
+		rounds = "1 run"
+	}
+	for _, g := range groups {
+		w := g.w
+		fmt.Fprintf(&b, "### %s, C=%d", w.name, g.conc)
+		if ideal := w.ideal(g.conc); ideal > 0 {
+			fmt.Fprintf(&b, " (ideal %s)", fmtDur(ideal))
+		}
+		b.WriteString("\n\n")
+		fmt.Fprintf(&b, "| contender | concurrency | wall (%s) | x ideal | x fanout | peak RSS | calls/s | correct |\n", rounds)
+		b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		ref := refMedian(g)
+		for _, cl := range g.cells {
+			c := fmt.Sprint(g.conc)
+			name := strings.NewReplacer(" C", " "+c, "(C)", "("+c+")").Replace(cl.c.name)
+			if cl.skipped != "" {
+				fmt.Fprintf(&b, "| %s | | %s | | | | | |\n", name, cl.skipped)
+				continue
+			}
+			s := summarize(cl)
+			wall, xIdeal, xRef, rate := "—", "—", "—", "—"
+			if s.median > 0 {
+				wall = fmtDur(s.median)
+				if len(s.timed) > 1 {
+					wall += fmt.Sprintf(" (%s–%s)", fmtDur(slices.Min(s.timed)), fmtDur(slices.Max(s.timed)))
+				}
+				if ideal := w.ideal(g.conc); ideal > 0 {
+					xIdeal = fmt.Sprintf("%.2f", float64(s.median)/float64(ideal))
+				}
+				if ref > 0 {
+					xRef = fmt.Sprintf("%.2f", float64(s.median)/float64(ref))
+				}
+				rate = fmt.Sprintf("%.0f", float64(w.n)/s.median.Seconds())
+			}
+			if s.note != "" {
+				wall = s.note
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d MB | %s | %s |\n",
+				name, cl.c.conc(g.conc), wall, xIdeal, xRef, s.rssKB>>10, rate, s.verdict)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(targets(cfg, groups))
+	return b.String()
+}
+
+// refMedian is the median wall time of fanout at the group's concurrency.
+func refMedian(g *group) time.Duration {
+	for _, cl := range g.cells {
+		if cl.c.ref && cl.skipped == "" {
+			return summarize(cl).median
+		}
+	}
+	return 0
+}
+
+func targets(cfg config, groups []*group) string {
+	var b strings.Builder
+	b.WriteString("### Targets\n\n")
+	if cfg.quick {
+		b.WriteString("A quick run: the workloads are smaller than the targets name, so these are indications only.\n\n")
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "**met**"
+		}
+		return "**missed**"
+	}
+	find := func(kind string, stream bool, c int) *group {
+		var last *group
+		for _, g := range groups {
+			if g.w.kind == kind && g.w.stream == stream && g.conc == c {
+				last = g // the largest list comes last
+			}
+		}
+		return last
+	}
+	if g := find("http", false, 500); g != nil {
+		if m := refMedian(g); m > 0 {
+			x := float64(m) / float64(g.w.ideal(g.conc))
+			fmt.Fprintf(&b, "- `fanout http` at %s, C=500: %.2fx the ideal (target at most %.2gx): %s\n",
+				g.w.name, x, targetHTTPIdeal, verdict(x <= targetHTTPIdeal))
+		}
+	}
+	for _, g := range groups {
+		if g.w.kind != "http" || g.w.stream {
+			continue
+		}
+		ref := refMedian(g)
+		if ref == 0 {
+			continue
+		}
+		var ahead []string
+		for _, cl := range g.cells {
+			if cl.c.ref || cl.c.atDefault || cl.skipped != "" || strings.Contains(cl.c.name, "default") {
+				continue
+			}
+			if s := summarize(cl); s.median > 0 && s.median < ref {
+				ahead = append(ahead, fmt.Sprintf("%s (%s)", cl.c.name, fmtDur(s.median)))
+			}
+		}
+		if len(ahead) == 0 {
+			fmt.Fprintf(&b, "- `fanout http` ahead of every other contender at %s, C=%d: **met**\n", g.w.name, g.conc)
+		} else {
+			fmt.Fprintf(&b, "- `fanout http` (%s) ahead of every other contender at %s, C=%d: **missed**, faster: %s\n",
+				fmtDur(ref), g.w.name, g.conc, strings.Join(ahead, ", "))
+		}
+	}
+	for _, g := range groups {
+		if !g.w.stream {
+			continue
+		}
+		for _, cl := range g.cells {
+			if cl.c.ref && cl.skipped == "" {
+				s := summarize(cl)
+				mb := s.rssKB >> 10
+				fmt.Fprintf(&b, "- `fanout http` peak RSS at %s, C=%d: %d MB (target under %d MB): %s\n",
+					g.w.name, g.conc, mb, targetRSSMB, verdict(mb > 0 && mb < targetRSSMB))
+			}
+		}
+	}
+	for _, g := range groups {
+		if g.w.kind != "lambda" {
+			continue
+		}
+		if m := refMedian(g); m > 0 {
+			x := float64(m) / float64(g.w.ideal(g.conc))
+			fmt.Fprintf(&b, "- `fanout lambda` at %s, C=%d: %.2fx the ideal (target at most %.2gx): %s\n",
+				g.w.name, g.conc, x, targetLambdaIdeal, verdict(x <= targetLambdaIdeal))
+		}
+	}
+	return b.String()
+}
+
+// machine describes where the figures were measured.
+func machine(e *env) string {
+	var b strings.Builder
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	first := func(name string, args ...string) string {
+		out, err := exec.Command(name, args...).CombinedOutput()
+		if err != nil {
+			return "unknown"
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		return line
+	}
+	isolation := "inside `unshare -n` (loopback only)"
+	if !e.isolated {
+		isolation = "in the host's network namespace (unshare -n was not available)"
+	}
+	fmt.Fprintf(&b, "Measured %s on %d CPUs (`nproc`), %s, %s, kernel %s; %s; %s; %s; %s.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), cpu, memTotal(),
+		first("uname", "-r"), runtime.Version(), first("curl", "--version"), first("python3", "--version"), isolation)
+	fmt.Fprintf(&b, "HTTP calls go round robin over %d ports of the project's test server (a separate process); "+
+		"each contender runs under `/usr/bin/time -f %%M` (peak RSS of the largest process: for xargs, one curl), "+
+		"output to a file. \"correct\" checks that every call has exactly one record with status 200. "+
+		"A contender that drops records is not timed. The Python rows are the seed article's pattern "+
+		"(asyncio.gather over loop.run_in_executor) with urllib; the Lambda ones POST unsigned with urllib, "+
+		"as boto3 is not installed.\n", serverPorts)
+	if why := missingReason(e.bin, "httpx"); why != "" {
+		fmt.Fprintf(&b, "\nhttpx: %s.\n", why)
+	}
+	return b.String()
+}
+
+func memTotal() string {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown memory"
+	}
+	var kb int64
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil {
+			break
+		}
+	}
+	return fmt.Sprintf("%d GiB RAM", (kb+(1<<19))>>20)
+}
+
+// fmtDur prints a wall time in seconds with two decimals.
+func fmtDur(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

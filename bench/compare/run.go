@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// outcome is one run of one contender.
+type outcome struct {
+	wall     time.Duration
+	rssKB    int64
+	exitCode int
+	timedOut bool
+	verdict  string
+	dropped  bool
+	err      error // the run could not be started or measured
+}
+
+// timed reports whether the run's wall time counts.
+func (o outcome) timed() bool { return o.err == nil && !o.timedOut && !o.dropped }
+
+// runOnce runs argv under /usr/bin/time with stdin from the file stdin (if
+// any) and its stdout in a file in dir, then checks that output. The clock
+// covers the whole process, start-up and exit included.
+func runOnce(ctx context.Context, dir string, argv []string, stdin string, environ []string,
+	timeout time.Duration, n int, f format) outcome {
+	out := filepath.Join(dir, "stdout")
+	rss := filepath.Join(dir, "rss")
+	errLog := filepath.Join(dir, "stderr")
+	defer os.Remove(out)
+	defer os.Remove(rss)
+
+	stdout, err := os.Create(out)
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(errLog)
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer stderr.Close()
+
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	args := append([]string{"-f", "%M", "-o", rss}, argv...)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Env = append(contenderEnv(), environ...)
+	if stdin != "" {
+		in, err := os.Open(stdin)
+		if err != nil {
+			return outcome{err: err}
+		}
+		defer in.Close()
+		cmd.Stdin = in
+	}
+	// Its own process group, so a timeout stops xargs' curls too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+
+	start := time.Now()
+	runErr := cmd.Run()
+	o := outcome{wall: time.Since(start)}
+	if ctx.Err() != nil {
+		o.timedOut = true
+		if parent := context.Cause(ctx); parent != nil && !errors.Is(parent, context.DeadlineExceeded) {
+			o.err = parent
+		}
+	}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(runErr, &exit):
+		o.exitCode = exit.ExitCode()
+	case runErr != nil && !o.timedOut:
+		o.err = runErr
+		return o
+	}
+	if b, err := os.ReadFile(rss); err == nil {
+		// /usr/bin/time writes "Command exited with non-zero status N"
+		// before the figure when the command fails: take the last line.
+		lines := strings.Fields(string(b))
+		if len(lines) > 0 {
+			o.rssKB, _ = strconv.ParseInt(lines[len(lines)-1], 10, 64)
+		}
+	}
+	if _, err := stdout.Seek(0, 0); err != nil {
+		o.err = err
+		return o
+	}
+	c := newCheck(n)
+	if err := c.read(stdout, f); err != nil {
+		o.err = err
+		return o
+	}
+	o.verdict, o.dropped = c.verdict(200)
+	if c.junk > 0 {
+		logf("  %d lines of output were not records, e.g. %q", c.junk, c.firstJunk)
+	}
+	if o.verdict != "ok" {
+		if b, err := os.ReadFile(errLog); err == nil && len(b) > 0 {
+			logf("  stderr: %s", lastLine(string(b[max(0, len(b)-2000):])))
+		}
+	}
+	return o
+}
+
+// contenderEnv is this process's environment without proxy settings, which
+// would send loopback requests elsewhere.
+func contenderEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(name) {
+		case "http_proxy", "https_proxy", "all_proxy", "no_proxy":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}

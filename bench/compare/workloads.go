@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// A workload is one list of calls, run at each of its concurrencies.
+type workload struct {
+	name    string
+	kind    string // "http" or "lambda"
+	n       int
+	delay   time.Duration // how long the server blocks per call
+	concs   []int
+	timeout time.Duration // per run; a run past it is marked, not timed
+	// stream marks the throughput workload read from stdin: contenders
+	// that hold the whole input in memory, or start a process per call,
+	// are left out.
+	stream bool
+}
+
+// ideal is the wall time of n calls of delay each, c at a time, with no
+// overhead at all; 0 when the server answers at once.
+func (w *workload) ideal(c int) time.Duration {
+	waves := (w.n + c - 1) / c
+	return time.Duration(waves) * w.delay
+}
+
+func workloads(quick bool) []*workload {
+	if quick {
+		return []*workload{
+			{name: "http 400 x 50 ms", kind: "http", n: 400, delay: 50 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
+			{name: "http 20,000 at once, from stdin", kind: "http", n: 20_000, concs: []int{1000}, timeout: 2 * time.Minute, stream: true},
+			{name: "lambda 400 x 100 ms", kind: "lambda", n: 400, delay: 100 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
+		}
+	}
+	return []*workload{
+		{name: "http 2,000 x 50 ms", kind: "http", n: 2000, delay: 50 * time.Millisecond, concs: []int{50, 500}, timeout: 2 * time.Minute},
+		{name: "http 20,000 x 50 ms", kind: "http", n: 20_000, delay: 50 * time.Millisecond, concs: []int{50, 500}, timeout: 5 * time.Minute},
+		{name: "http 1,000,000 at once, from stdin", kind: "http", n: 1_000_000, concs: []int{1000}, timeout: 6 * time.Minute, stream: true},
+		{name: "lambda 2,000 x 100 ms", kind: "lambda", n: 2000, delay: 100 * time.Millisecond, concs: []int{50, 200}, timeout: 2 * time.Minute},
+	}
+}
+
+// inputs are the files a workload's contenders read.
+type inputs struct {
+	urls     string // one URL per line (http)
+	curlCfg  string // the same URLs as a curl config (url + output per URL)
+	payloads string // one JSON payload per line (lambda)
+}
+
+// writeInputs writes the input files of w into dir. HTTP calls go round
+// robin over the server's ports, and every URL carries its index (i=N) so
+// that each contender's output can be checked record by record.
+func writeInputs(dir string, w *workload, bases []string) (inputs, error) {
+	var in inputs
+	write := func(name string, line func(i int, b *bufio.Writer)) (string, error) {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			return "", err
+		}
+		b := bufio.NewWriterSize(f, 1<<16)
+		for i := range w.n {
+			line(i, b)
+		}
+		if err := b.Flush(); err != nil {
+			f.Close()
+			return "", err
+		}
+		return path, f.Close()
+	}
+	var err error
+	if w.kind == "lambda" {
+		in.payloads, err = write("payloads.jsonl", func(i int, b *bufio.Writer) {
+			fmt.Fprintf(b, "{\"i\":%d}\n", i)
+		})
+		return in, err
+	}
+	query := "/status/200?"
+	if w.delay > 0 {
+		query += "delay=" + w.delay.String() + "&"
+	}
+	url := func(i int) string { return bases[i%len(bases)] + query + "i=" + strconv.Itoa(i) }
+	if in.urls, err = write("urls.txt", func(i int, b *bufio.Writer) {
+		b.WriteString(url(i))
+		b.WriteByte('\n')
+	}); err != nil {
+		return in, err
+	}
+	in.curlCfg, err = write("curl.cfg", func(i int, b *bufio.Writer) {
+		fmt.Fprintf(b, "url = %q\noutput = \"/dev/null\"\n", url(i))
+	})
+	return in, err
+}
