@@ -1,0 +1,320 @@
+// Package trace records what a [fanout.Executor] did, task by task, and
+// turns it into proof of concurrency: a summary with percentiles and a
+// warning when work that could have overlapped ran one task after another,
+// a log of slow and stuck tasks, a Chrome/Perfetto trace and a
+// self-contained HTML timeline.
+//
+// A [Recorder] is a [fanout.Observer]; give it to the executor and read it
+// when the work is done:
+//
+//	rec := trace.New(trace.WithSlow(time.Second, nil), trace.WithStuck(time.Minute, nil))
+//	defer rec.Close()
+//	ex := fanout.New(fanout.WithObserver(rec))
+//	// ... submit and await tasks, ex.Close() ...
+//	fmt.Fprint(os.Stderr, rec.Summary())
+//	err := rec.WriteChromeTraceFile("run.trace.json") // open in ui.perfetto.dev or chrome://tracing
+//	err = rec.WriteHTMLFile("run.html")
+//
+// The slow-task log is the counterpart of Python asyncio's debug mode
+// ("Executing <Task ...> took 0.699 seconds"), and the stuck-task log
+// reports a task while it is still running, which asyncio cannot.
+//
+// Lanes: each task is drawn on a lane, a concurrency slot the recorder
+// assigns itself: the lowest free lane at the task's first attempt, held
+// until the task finishes (retries included), so tasks on one lane never
+// overlap and the number of lanes is the highest concurrency observed.
+//
+// One Recorder watches one Executor: task IDs of two executors would
+// collide.
+package trace
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fanout-go/fanout"
+)
+
+// An Option configures a [Recorder].
+type Option func(*config)
+
+type config struct {
+	slow     time.Duration
+	slowLog  *slog.Logger
+	stuck    time.Duration
+	stuckLog *slog.Logger
+	slowest  int
+	now      func() time.Time // the watcher's clock; replaced in tests
+}
+
+// WithSlow logs, at level Warn, every task that held its slot for at least
+// threshold, when it finishes: its label, duration, queue wait, attempts and
+// outcome. A nil logger means [slog.Default]. A threshold <= 0 turns the log
+// off.
+func WithSlow(threshold time.Duration, logger *slog.Logger) Option {
+	return func(c *config) { c.slow, c.slowLog = threshold, logger }
+}
+
+// WithStuck logs, at level Warn, every task still running threshold after
+// its first attempt started, once, while it runs, so a hung call shows
+// before it ends. It starts one watcher goroutine, stopped by
+// [Recorder.Close]. A nil logger means [slog.Default]; a threshold <= 0
+// turns the log off.
+func WithStuck(threshold time.Duration, logger *slog.Logger) Option {
+	return func(c *config) { c.stuck, c.stuckLog = threshold, logger }
+}
+
+// WithSlowest sets how many of the slowest tasks [Recorder.Summary] lists;
+// the default is 5.
+func WithSlowest(n int) Option {
+	return func(c *config) { c.slowest = max(n, 0) }
+}
+
+// A Recorder is a [fanout.Observer] and [fanout.LimitObserver] that keeps
+// one span per task. It is safe for concurrent use; hooks take one mutex
+// briefly and do not allocate beyond the span store, which grows in chunks.
+//
+// Cost: about 96 bytes per task (see the span type) plus, while a task is
+// queued or running, one map entry; the label, key and error strings are
+// kept (error text cut to 256 bytes). A million tasks take about 100 MB.
+// Each hook costs a few hundred nanoseconds.
+//
+// Summary and the exports read every span under the mutex, so hooks wait
+// while they run; call them when the work is done (or rarely during it).
+type Recorder struct {
+	cfg config
+
+	mu        sync.Mutex
+	based     bool
+	base      time.Time // time of the first event; offsets are from here
+	last      int64     // latest event offset
+	spans     store
+	live      map[uint64]int32 // tasks not finished yet: ID to span index
+	lanes     lanes
+	limits    []limitPoint
+	closed    bool
+	stuckQ    []watchEntry // started tasks in start order, for the watcher
+	stuckHead int
+
+	wake   chan struct{} // nudges the watcher when stuckQ gets its first entry
+	done   chan struct{} // closed by Close
+	exited chan struct{} // closed when the watcher returns
+	once   sync.Once
+}
+
+type limitPoint struct {
+	at    int64
+	limit int
+}
+
+var (
+	_ fanout.Observer      = (*Recorder)(nil)
+	_ fanout.LimitObserver = (*Recorder)(nil)
+)
+
+// New returns a Recorder. With [WithStuck] it starts a watcher goroutine:
+// call [Recorder.Close] when done.
+func New(opts ...Option) *Recorder {
+	r := &Recorder{
+		cfg:  config{slowest: 5, now: time.Now},
+		live: make(map[uint64]int32),
+		done: make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(&r.cfg)
+	}
+	if r.cfg.slowLog == nil {
+		r.cfg.slowLog = slog.Default()
+	}
+	if r.cfg.stuckLog == nil {
+		r.cfg.stuckLog = slog.Default()
+	}
+	if r.cfg.stuck > 0 {
+		r.wake = make(chan struct{}, 1)
+		r.exited = make(chan struct{})
+		go r.watch()
+	}
+	return r
+}
+
+// Close stops the stuck-task watcher and waits for it to return. The
+// recorder keeps recording and can still be read and exported. Close is
+// idempotent.
+func (r *Recorder) Close() {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.stuckQ, r.stuckHead = nil, 0
+		r.mu.Unlock()
+		close(r.done)
+		if r.exited != nil {
+			<-r.exited
+		}
+	})
+}
+
+// offset converts at to nanoseconds since the first event; r.mu is held.
+func (r *Recorder) offset(at time.Time) int64 {
+	if !r.based {
+		r.based, r.base = true, at
+	}
+	o := int64(at.Sub(r.base))
+	r.last = max(r.last, o)
+	return o
+}
+
+func (r *Recorder) time(o int64) time.Time { return r.base.Add(time.Duration(o)) }
+
+// task returns the span of a task not finished yet, creating it when a
+// hook arrives for a task never queued (the executor always calls
+// TaskQueued first; this keeps the recorder whole if it does not).
+func (r *Recorder) task(t fanout.TaskInfo, o int64) *span {
+	if i, ok := r.live[t.ID]; ok {
+		return r.spans.at(i)
+	}
+	i := r.spans.add()
+	r.live[t.ID] = i
+	sp := r.spans.at(i)
+	*sp = span{id: t.ID, label: t.Label, key: t.Key, queued: o, lane: -1, kind: Queued}
+	return sp
+}
+
+// TaskQueued implements [fanout.Observer].
+func (r *Recorder) TaskQueued(t fanout.TaskInfo, at time.Time) {
+	r.mu.Lock()
+	r.task(t, r.offset(at))
+	r.mu.Unlock()
+}
+
+// AttemptStarted implements [fanout.Observer]. The first attempt gives the
+// task its start time and its lane.
+func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.offset(at)
+	sp := r.task(t, o)
+	sp.attempts = max(sp.attempts, int32(attempt))
+	if sp.has(flagStarted) {
+		return
+	}
+	sp.flags |= flagStarted
+	sp.started = max(o, sp.queued)
+	sp.kind = Running
+	sp.lane = r.lanes.acquire(sp.started)
+	if r.wake != nil && !r.closed {
+		r.stuckQ = append(r.stuckQ, watchEntry{idx: r.live[t.ID], started: sp.started})
+		if len(r.stuckQ)-r.stuckHead == 1 {
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// AttemptFinished implements [fanout.Observer]; the span keeps only the
+// number of attempts, so it just notes the time.
+func (r *Recorder) AttemptFinished(_ fanout.TaskInfo, _ int, _ error, at time.Time) {
+	r.mu.Lock()
+	r.offset(at)
+	r.mu.Unlock()
+}
+
+// maxErrText bounds the error text kept per task.
+const maxErrText = 256
+
+// TaskFinished implements [fanout.Observer]: it closes the span, frees the
+// lane and logs the task if it was slow.
+func (r *Recorder) TaskFinished(t fanout.TaskInfo, out fanout.Outcome, at time.Time) {
+	r.mu.Lock()
+	o := r.offset(at)
+	sp := r.task(t, o)
+	delete(r.live, t.ID)
+	sp.flags |= flagFinished
+	sp.finished = max(o, sp.queued)
+	sp.attempts = max(sp.attempts, int32(out.Attempts))
+	sp.kind = classify(out.Err, out.Abandoned)
+	if out.Err != nil {
+		sp.err = cut(out.Err.Error(), maxErrText)
+	}
+	var slow bool
+	if sp.has(flagStarted) {
+		sp.finished = max(sp.finished, sp.started)
+		r.lanes.release(sp.lane, sp.finished)
+		slow = r.cfg.slow > 0 && time.Duration(sp.finished-sp.started) >= r.cfg.slow
+	}
+	var s Span
+	if slow {
+		s = r.public(sp)
+	}
+	r.mu.Unlock()
+	if slow {
+		attrs := []slog.Attr{
+			slog.Uint64("id", s.ID),
+			slog.String("label", s.Label),
+			slog.Duration("duration", s.Duration()),
+			slog.Duration("queue_wait", s.QueueWait()),
+			slog.Int("attempts", s.Attempts),
+			slog.String("outcome", s.Outcome.String()),
+		}
+		if s.Err != "" {
+			attrs = append(attrs, slog.String("error", s.Err))
+		}
+		r.cfg.slowLog.LogAttrs(context.Background(), slog.LevelWarn, "fanout: slow task", attrs...)
+	}
+}
+
+// LimitChanged implements [fanout.LimitObserver]: the limit is drawn over
+// time in the exports and judged by the serial-run check.
+func (r *Recorder) LimitChanged(limit int, at time.Time) {
+	r.mu.Lock()
+	r.limits = append(r.limits, limitPoint{at: r.offset(at), limit: limit})
+	r.mu.Unlock()
+}
+
+// public converts a span; r.mu is held.
+func (r *Recorder) public(sp *span) Span {
+	s := Span{
+		ID:       sp.id,
+		Label:    sp.label,
+		Key:      sp.key,
+		Lane:     int(sp.lane),
+		Queued:   r.time(sp.queued),
+		Attempts: int(sp.attempts),
+		Outcome:  sp.kind,
+		Err:      sp.err,
+	}
+	if sp.has(flagStarted) {
+		s.Started = r.time(sp.started)
+	}
+	if sp.has(flagFinished) {
+		s.Finished = r.time(sp.finished)
+	}
+	return s
+}
+
+// Spans returns a copy of every span in the order tasks were first seen.
+// It allocates about 150 bytes per task; the exports and Summary do not
+// need it.
+func (r *Recorder) Spans() []Span {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Span, 0, r.spans.n)
+	r.spans.each(func(_ int32, sp *span) { out = append(out, r.public(sp)) })
+	return out
+}
+
+// cut shortens s to at most n bytes without splitting a UTF-8 sequence,
+// and copies it so a long error string is not kept alive.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return string([]byte(s[:i])) + "…"
+}
