@@ -99,11 +99,15 @@ type Server struct {
 	closeOnce sync.Once
 	handlers  sync.WaitGroup // running handlers, hijacked ones included
 	serving   sync.WaitGroup // Serve loops
+	open      sync.WaitGroup // connections neither closed nor hijacked
+
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{} // the connections open counts
 
 	requests    atomic.Int64
 	inFlight    atomic.Int64
 	maxInFlight atomic.Int64
-	conns       atomic.Int64
+	accepted    atomic.Int64
 
 	mu     sync.RWMutex
 	byPath map[string]*atomic.Int64
@@ -121,6 +125,7 @@ func Start(opts ...Option) (*Server, error) {
 		done:   make(chan struct{}),
 		byPath: make(map[string]*atomic.Int64),
 		byKey:  make(map[string]int),
+		conns:  make(map[net.Conn]struct{}),
 	}
 	var tlsConfig *tls.Config
 	scheme := "http"
@@ -156,12 +161,8 @@ func Start(opts ...Option) (*Server, error) {
 			Handler: handler,
 			// Resets, refused handshakes and hijacks are the point of this
 			// server; net/http's complaints about them are noise.
-			ErrorLog: log.New(io.Discard, "", 0),
-			ConnState: func(_ net.Conn, st http.ConnState) {
-				if st == http.StateNew {
-					s.conns.Add(1)
-				}
-			},
+			ErrorLog:  log.New(io.Discard, "", 0),
+			ConnState: s.connState,
 		}
 		s.servers = append(s.servers, srv)
 		s.serving.Go(func() { srv.Serve(ln) })
@@ -187,7 +188,7 @@ func (s *Server) Stats() Stats {
 		Requests:    s.requests.Load(),
 		InFlight:    s.inFlight.Load(),
 		MaxInFlight: s.maxInFlight.Load(),
-		Connections: s.conns.Load(),
+		Connections: s.accepted.Load(),
 	}
 }
 
@@ -212,10 +213,37 @@ func (s *Server) Close() {
 		for _, srv := range s.servers {
 			srv.Close()
 		}
-		close(s.done)
 		s.serving.Wait()
+		// A connection accepted just as the server closed escapes
+		// http.Server.Close; close it here.
+		s.connMu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.connMu.Unlock()
+		close(s.done)
+		// Once every connection is closed or hijacked no handler can start,
+		// so waiting for the handlers cannot miss one.
+		s.open.Wait()
 		s.handlers.Wait()
 	})
+}
+
+// connState tracks the open connections for Close.
+func (s *Server) connState(c net.Conn, st http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	switch st {
+	case http.StateNew:
+		s.accepted.Add(1)
+		s.conns[c] = struct{}{}
+		s.open.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		if _, ok := s.conns[c]; ok {
+			delete(s.conns, c)
+			s.open.Done()
+		}
+	}
 }
 
 // count wraps h with the request counters.
@@ -264,3 +292,23 @@ func (s *Server) wait(ctx context.Context) error {
 }
 
 var errClosed = errors.New("testserver: closed")
+
+// TB is the part of testing.TB that [StartTest] uses; this package does not
+// import testing, since `fanout demo` links it into the binary.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
+// StartTest starts a server for a test, failing it when the server cannot
+// start, and closes the server when the test ends.
+func StartTest(t TB, opts ...Option) *Server {
+	t.Helper()
+	s, err := Start(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}

@@ -21,16 +21,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func start(t *testing.T, opts ...testserver.Option) *testserver.Server {
-	t.Helper()
-	s, err := testserver.Start(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
 // client returns a client that does not keep connections after the test.
 func client(t *testing.T) *http.Client {
 	tr := &http.Transport{}
@@ -54,7 +44,7 @@ func get(t *testing.T, c *http.Client, method, url string) (*http.Response, stri
 }
 
 func TestStatusAfterDelay(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	for _, code := range []int{200, 204, 404, 500, 503} {
 		begin := time.Now()
@@ -82,7 +72,7 @@ func TestStatusAfterDelay(t *testing.T) {
 }
 
 func TestBadParameters(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	for _, path := range []string{"/status/abc", "/status/200?delay=soon", "/redirect/-1", "/flaky/k?fail=x", "/slow-headers?count=-1", "/nothing-here"} {
 		resp, _, err := get(t, c, "GET", s.URL(path))
@@ -96,7 +86,7 @@ func TestBadParameters(t *testing.T) {
 }
 
 func TestOnlyMethod(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	resp, _, err := get(t, c, "GET", s.URL("/only/get"))
 	if err != nil || resp.StatusCode != 200 {
@@ -109,7 +99,7 @@ func TestOnlyMethod(t *testing.T) {
 }
 
 func TestRedirects(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	resp, _, err := get(t, c, "GET", s.URL("/redirect/3"))
 	if err != nil || resp.StatusCode != 200 {
@@ -133,7 +123,7 @@ func TestRedirects(t *testing.T) {
 }
 
 func TestFlaky(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	want := []struct {
 		status int
@@ -160,7 +150,7 @@ func TestFlaky(t *testing.T) {
 }
 
 func TestResetAndClose(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	_, _, err := get(t, c, "GET", s.URL("/reset"))
 	if !errors.Is(err, syscall.ECONNRESET) {
@@ -173,7 +163,7 @@ func TestResetAndClose(t *testing.T) {
 }
 
 func TestHangEndsWithClient(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
@@ -229,7 +219,7 @@ func TestCloseReleasesHangingHandlers(t *testing.T) {
 }
 
 func TestPortsAreDistinct(t *testing.T) {
-	s := start(t, testserver.WithPorts(4))
+	s := testserver.StartTest(t, testserver.WithPorts(4))
 	c := client(t)
 	seen := map[string]bool{}
 	for _, base := range s.BaseURLs() {
@@ -248,7 +238,7 @@ func TestPortsAreDistinct(t *testing.T) {
 }
 
 func TestStreamIsEndless(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", s.URL("/stream"), nil)
 	resp, err := c.Do(req)
@@ -263,7 +253,7 @@ func TestStreamIsEndless(t *testing.T) {
 }
 
 func TestSlowHeaders(t *testing.T) {
-	s := start(t)
+	s := testserver.StartTest(t)
 	c := client(t)
 	begin := time.Now()
 	resp, body, err := get(t, c, "GET", s.URL("/slow-headers?interval=10ms&count=5"))
@@ -286,7 +276,7 @@ func TestSlowHeaders(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	s := start(t, testserver.WithTLS())
+	s := testserver.StartTest(t, testserver.WithTLS())
 	if !strings.HasPrefix(s.URL("/"), "https://127.0.0.1:") {
 		t.Fatalf("URL = %s", s.URL("/"))
 	}
@@ -301,7 +291,7 @@ func TestTLS(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("trusting client: %v %v", resp, err)
 	}
-	if start(t).CertPool() != nil {
+	if testserver.StartTest(t).CertPool() != nil {
 		t.Error("a plain server has a CertPool")
 	}
 }

@@ -1,0 +1,295 @@
+// Package httpcheck checks the HTTP status of many URLs at once on a
+// [fanout.Executor]: the library behind `fanout http`, and the Go form of the
+// seed's `requests.get(url).status_code` run in an executor.
+//
+// A [Checker] holds one HTTP client whose connection pool is sized for the
+// concurrency, so connections to a host are reused rather than opened per
+// request. [Checker.CheckAll] streams: it pulls URLs from an iterator as
+// slots free up and yields one [Result] per URL, in input order (or in
+// completion order with [Checker.CheckAllUnordered]), so a list of millions
+// of URLs is never held in memory. Each check costs the executor's task plus
+// net/http's request; bodies are read only up to a small cap and then
+// closed.
+//
+// Failures are results too: a check that got no answer carries an error and
+// an [ErrorKind] (dns, connect, reset, tls, timeout...). A 4xx or 5xx answer
+// is a status, not an error.
+package httpcheck
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fanout-go/fanout"
+)
+
+// Defaults of a Config's zero fields.
+const (
+	DefaultMaxRedirects = 10
+	DefaultConcurrency  = 64
+	// BodyLimit is how much of a body a check reads (and discards) before it
+	// closes the response: enough to let a short body end so the connection
+	// is reused, never the whole of a large or endless one.
+	BodyLimit = 64 << 10
+)
+
+// Config says how a Checker checks URLs. The zero value is valid: GET, no
+// timeout, redirects followed up to DefaultMaxRedirects, TLS verified, no
+// retries.
+type Config struct {
+	// Method is GET (the default, like requests.get) or HEAD. Some servers
+	// answer HEAD differently from GET.
+	Method string
+	// Timeout bounds each attempt, redirects and the capped body read
+	// included; 0 means no timeout.
+	Timeout time.Duration
+	// MaxRedirects is how many redirects are followed (default
+	// DefaultMaxRedirects); one more fails with ErrTooManyRedirects, keeping
+	// the last status (such as 302).
+	MaxRedirects int
+	// NoFollow returns the first answer, redirect or not.
+	NoFollow bool
+	// Header is sent with every request. A "Host" entry sets the request's
+	// host.
+	Header http.Header
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// RootCAs, when set, replaces the system's trusted roots.
+	RootCAs *x509.CertPool
+	// Retries is how many times a failed check is tried again: on connect
+	// errors, timeouts and the statuses 429 and 503. See RetryPolicy.
+	Retries int
+	// MaxRetryAfter caps how long a server's Retry-After makes a retry wait
+	// (default 30s).
+	MaxRetryAfter time.Duration
+	// PerHost caps the requests to one host at once (0: no cap). It needs the
+	// executor options of ExecutorOptions.
+	PerHost int
+	// Concurrency is how many checks are expected to run at once; it sizes
+	// the connection pool (default DefaultConcurrency).
+	Concurrency int
+	// Resolver looks up host names (nil: the system's). Tests use it to
+	// answer DNS queries from loopback.
+	Resolver *net.Resolver
+	// UserAgent is sent unless Header has one (default "fanout").
+	UserAgent string
+}
+
+// Checker checks URLs as its Config says. It is safe for concurrent use;
+// build one per configuration and reuse it, since it owns the connection
+// pool.
+type Checker struct {
+	cfg       Config
+	client    *http.Client
+	transport *http.Transport
+}
+
+// New returns a Checker for cfg, or an error when cfg is invalid (an
+// unknown method, negative counts).
+func New(cfg Config) (*Checker, error) {
+	cfg.Method = strings.ToUpper(cfg.Method)
+	switch cfg.Method {
+	case "":
+		cfg.Method = http.MethodGet
+	case http.MethodGet, http.MethodHead:
+	default:
+		return nil, fmt.Errorf("httpcheck: method %q: want GET or HEAD", cfg.Method)
+	}
+	if cfg.Timeout < 0 || cfg.MaxRedirects < 0 || cfg.Retries < 0 || cfg.PerHost < 0 || cfg.Concurrency < 0 || cfg.MaxRetryAfter < 0 {
+		return nil, errors.New("httpcheck: negative timeout, redirect, retry, per-host or concurrency setting")
+	}
+	if cfg.MaxRedirects == 0 {
+		cfg.MaxRedirects = DefaultMaxRedirects
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "fanout"
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Resolver: cfg.Resolver}
+	tr := &http.Transport{
+		Proxy:             http.ProxyFromEnvironment,
+		DialContext:       dialer.DialContext,
+		ForceAttemptHTTP2: true,
+		// Every running check may keep its connection for the next URL of
+		// the same host; the overall cap stops idle connections to a
+		// million distinct hosts from piling up.
+		MaxIdleConns:          2 * cfg.Concurrency,
+		MaxIdleConnsPerHost:   cfg.Concurrency,
+		MaxConnsPerHost:       cfg.PerHost,
+		IdleConnTimeout:       30 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: cfg.Insecure, RootCAs: cfg.RootCAs},
+	}
+	c := &Checker{cfg: cfg, transport: tr}
+	c.client = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	return c, nil
+}
+
+// Config returns the checker's configuration, defaults filled in.
+func (c *Checker) Config() Config { return c.cfg }
+
+// Close closes the idle connections of the checker's pool. Checks may still
+// run afterwards; they open new connections.
+func (c *Checker) Close() { c.transport.CloseIdleConnections() }
+
+// RetryPolicy returns the executor retry policy for Config.Retries: retry
+// connect errors, timeouts, 429 and 503, waiting at least a server's
+// Retry-After, capped at Config.MaxRetryAfter.
+func (c *Checker) RetryPolicy() fanout.RetryPolicy {
+	return fanout.RetryPolicy{
+		MaxAttempts:   c.cfg.Retries + 1,
+		MaxRetryAfter: c.cfg.MaxRetryAfter,
+		Retryable:     Retryable,
+	}
+}
+
+// ExecutorOptions returns the executor options the configuration needs: the
+// retry policy, and the per-host limit when Config.PerHost is set. Pass them
+// to fanout.New along with the caller's own (limit, rate...).
+func (c *Checker) ExecutorOptions() []fanout.Option {
+	opts := []fanout.Option{fanout.WithRetry(c.RetryPolicy())}
+	if c.cfg.PerHost > 0 {
+		opts = append(opts, fanout.WithKeyLimit(c.cfg.PerHost))
+	}
+	return opts
+}
+
+// Retryable reports whether a check's attempt that failed with err is worth
+// trying again: connect errors, timeouts, and the statuses 429 and 503.
+func Retryable(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status == http.StatusTooManyRequests || se.Status == http.StatusServiceUnavailable
+	}
+	switch Classify(err) {
+	case KindConnect, KindTimeout:
+		return true
+	}
+	return false
+}
+
+// redirectsKey carries a check's redirect counter in its request context,
+// where checkRedirect, shared by every request, can find it.
+type redirectsKey struct{}
+
+func (c *Checker) checkRedirect(req *http.Request, via []*http.Request) error {
+	if c.cfg.NoFollow {
+		return http.ErrUseLastResponse
+	}
+	if len(via) > c.cfg.MaxRedirects {
+		return fmt.Errorf("%w: more than %d", ErrTooManyRedirects, c.cfg.MaxRedirects)
+	}
+	if n, ok := req.Context().Value(redirectsKey{}).(*int); ok {
+		*n = len(via)
+	}
+	return nil
+}
+
+// answer is what one attempt learned.
+type answer struct {
+	status    int
+	finalURL  string
+	redirects int
+}
+
+// parse checks that raw is an absolute http or https URL.
+func parse(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, &InvalidURLError{URL: raw, Reason: describe(err), Err: err}
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, &InvalidURLError{URL: raw, Reason: "want an http:// or https:// URL"}
+	case u.Host == "":
+		return nil, &InvalidURLError{URL: raw, Reason: "no host"}
+	}
+	return u, nil
+}
+
+// attempt makes one request for u. A status worth retrying comes back as a
+// *StatusError (with fanout.RetryAfter when the server said how long to
+// wait), along with the answer.
+func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
+	parent := ctx
+	if c.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
+	var redirects int
+	ctx = context.WithValue(ctx, redirectsKey{}, &redirects)
+	req := &http.Request{
+		Method:     c.cfg.Method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     make(http.Header, len(c.cfg.Header)+1),
+		Host:       u.Host,
+	}
+	for k, v := range c.cfg.Header {
+		req.Header[k] = v
+	}
+	if h := c.cfg.Header.Get("Host"); h != "" {
+		req.Host = h
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", c.cfg.UserAgent)
+	}
+	req = req.WithContext(ctx)
+
+	resp, err := c.client.Do(req)
+	var a answer
+	if resp != nil {
+		// With a redirect error the client returns the last response too.
+		a = answer{status: resp.StatusCode, finalURL: resp.Request.URL.String(), redirects: redirects}
+		// Read a little so a short body ends and the connection is
+		// reused; errors here do not change the status already known.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, BodyLimit))
+		resp.Body.Close()
+	}
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded && parent.Err() == nil {
+			err = &timeoutError{after: c.cfg.Timeout, err: err}
+		}
+		return a, err
+	}
+	if a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable {
+		err = &StatusError{Status: a.status}
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			err = fanout.RetryAfter(err, d)
+		}
+	}
+	return a, err
+}
+
+// retryAfter parses a Retry-After header: seconds, or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}

@@ -1,0 +1,182 @@
+package httpcheck
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/fanout-go/fanout"
+)
+
+// Input is one URL to check. Err, when set, is a problem met while reading
+// it (a line too long, not UTF-8): its check fails at once with
+// KindInvalidURL and sends no request.
+type Input struct {
+	URL string
+	Err error
+}
+
+// URLs returns an input sequence of the given URLs.
+func URLs(urls ...string) iter.Seq[Input] {
+	return func(yield func(Input) bool) {
+		for _, u := range urls {
+			if !yield(Input{URL: u}) {
+				return
+			}
+		}
+	}
+}
+
+// check is one URL's state while it is checked. Its attempts run one after
+// another, but the record may be read while an abandoned attempt still
+// writes, hence the mutex.
+type check struct {
+	index int
+	in    Input
+
+	mu       sync.Mutex
+	attempts int
+	answer   answer
+	first    time.Time // first attempt's start
+	last     time.Time // last attempt's end
+}
+
+// run is the executor task of one check: one attempt per call.
+func (c *Checker) run(ctx context.Context, ch *check) (*check, error) {
+	if ch.in.Err != nil {
+		return ch, fanout.Permanent(&InvalidURLError{URL: ch.in.URL, Reason: ch.in.Err.Error(), Err: ch.in.Err})
+	}
+	u, err := parse(ch.in.URL)
+	if err != nil {
+		return ch, fanout.Permanent(err)
+	}
+	begin := time.Now()
+	ch.mu.Lock()
+	ch.attempts++
+	if ch.first.IsZero() {
+		ch.first = begin
+	}
+	ch.mu.Unlock()
+
+	a, err := c.attempt(ctx, u)
+
+	ch.mu.Lock()
+	if a.status != 0 || ch.answer.status == 0 {
+		ch.answer = a
+	}
+	ch.last = time.Now()
+	ch.mu.Unlock()
+	return ch, err
+}
+
+// result builds the record of ch from the error its task ended with.
+func (ch *check) result(err error) Result {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	r := Result{
+		Index:     ch.index,
+		URL:       ch.in.URL,
+		Status:    ch.answer.status,
+		FinalURL:  ch.answer.finalURL,
+		Redirects: ch.answer.redirects,
+		Attempts:  ch.attempts,
+	}
+	if !ch.first.IsZero() {
+		r.Duration = ch.last.Sub(ch.first)
+		if r.Duration < 0 { // canceled while its first attempt ran
+			r.Duration = time.Since(ch.first)
+		}
+	}
+	r.DurationMS = float64(r.Duration.Microseconds()) / 1000
+	var se *StatusError
+	if err != nil && !(errors.As(err, &se) && se.Status == r.Status) {
+		r.Err = err
+		r.Error = describe(err)
+		r.ErrorKind = Classify(err)
+	}
+	return r
+}
+
+// taskOptions labels a check's task with its URL and keys it by host.
+func (c *Checker) taskOptions(_ int, ch *check) []fanout.TaskOption {
+	opts := []fanout.TaskOption{fanout.WithLabel(ch.in.URL)}
+	if c.cfg.PerHost > 0 {
+		if u, err := parse(ch.in.URL); err == nil {
+			opts = append(opts, fanout.WithKey(u.Host))
+		}
+	}
+	return opts
+}
+
+// Check checks one URL on e and waits for its result. It never fails: a
+// failed check is a Result with Err set.
+func (c *Checker) Check(ctx context.Context, e *fanout.Executor, url string) Result {
+	ch := &check{in: Input{URL: url}}
+	f := fanout.Submit(ctx, e, func(ctx context.Context) (*check, error) { return c.run(ctx, ch) },
+		c.taskOptions(0, ch)...)
+	_, err := f.Await(ctx)
+	return ch.result(err)
+}
+
+// CheckAll checks every input on e and yields one Result per input, in input
+// order. It pulls inputs only as the executor has room (within fanout.Map's
+// window), so memory stays bounded however long the input. When ctx ends,
+// no new check starts, the running ones are canceled, and every input
+// already pulled still gets its Result (KindCanceled when unfinished).
+// Stopping the loop early cancels the checks in flight.
+func (c *Checker) CheckAll(ctx context.Context, e *fanout.Executor, in iter.Seq[Input]) iter.Seq[Result] {
+	return c.checkAll(ctx, e, in, false)
+}
+
+// CheckAllUnordered is CheckAll yielding in completion order: each Result
+// as soon as its check ends.
+func (c *Checker) CheckAllUnordered(ctx context.Context, e *fanout.Executor, in iter.Seq[Input]) iter.Seq[Result] {
+	return c.checkAll(ctx, e, in, true)
+}
+
+func (c *Checker) checkAll(ctx context.Context, e *fanout.Executor, in iter.Seq[Input], unordered bool) iter.Seq[Result] {
+	return func(yield func(Result) bool) {
+		// pending holds the checks pulled from in and not yet yielded: a
+		// task canceled before it started has no value, only its index.
+		// Map yields every input it pulled exactly once (canceled ones too)
+		// and pulls at most its window ahead, so pending stays that small.
+		var (
+			mu      sync.Mutex
+			pending = make(map[int]*check)
+			next    int
+		)
+		checks := func(yield func(*check) bool) {
+			for input := range in {
+				if ctx.Err() != nil {
+					return // stop reading input once interrupted
+				}
+				ch := &check{index: next, in: input}
+				mu.Lock()
+				pending[next] = ch
+				mu.Unlock()
+				next++
+				if !yield(ch) {
+					return
+				}
+			}
+		}
+		mapper := fanout.Map[*check, *check]
+		if unordered {
+			mapper = fanout.MapUnordered[*check, *check]
+		}
+		for i, res := range mapper(ctx, e, checks, c.run, fanout.WithTaskOptions(c.taskOptions)) {
+			mu.Lock()
+			ch := pending[i]
+			delete(pending, i)
+			mu.Unlock()
+			if ch == nil {
+				continue // cannot happen: Map yields each index once
+			}
+			if !yield(ch.result(res.Err)) {
+				return
+			}
+		}
+	}
+}
