@@ -14,35 +14,49 @@ const serialPrefix = "serial run: "
 // serial run is worth a warning.
 const minSerialTasks = 4
 
+// run is what the serial-run checks read besides the summary.
+type run struct {
+	done      []finish // finished tasks that ran
+	keys      keySet
+	contended float64 // share of the time with 2+ tasks in flight when at most 1 ran
+}
+
 // judge returns the summary's warnings. done holds the finished tasks that
 // ran; it is sorted here.
 //
-// A serial run is judged from timing alone, in two steps:
+// A serial run is judged from timing alone. First, could the tasks have
+// overlapped? At least 4 of them were queued or running at the same moment
+// (Demand) and the limit was not 1. Then either of two shapes is serial:
 //
-//  1. Could the tasks have overlapped? At least 4 of them were queued or
-//     running at the same moment (Demand), and the limit was not 1.
-//  2. Did they finish one at a time? Sorted by finish time, the gap between
-//     one finish and the next is almost never (at most 1 in 10) shorter
-//     than a quarter of the shortest task, and the median gap is at least
-//     two thirds of the shortest task. Tasks that truly overlap finish in
-//     clusters or faster than one per task duration; serialized tasks
-//     cannot finish closer together than the work each one does.
+//   - Serial in the slots: while two or more tasks were in flight, at most
+//     one ran 90% of that time or more. Tasks waited though the limit had
+//     room, so something else held them back: a per-key limit, a rate
+//     limit, or a limit that was really 1.
+//   - Serial inside the tasks, such as a lock: every task holds a slot
+//     while it waits, so busy time and effective concurrency look high, and
+//     in steady state that is indistinguishable from parallel work of
+//     varied length (Little's law holds for both). What gives it away is
+//     that finishes come one work length apart: sorted by finish time, the
+//     median gap between finishes is at least two thirds of the shortest
+//     task, the gaps vary little (coefficient of variation at most 0.6)
+//     and seldom (1 in 8) fall below half the median; and at the start, at
+//     least 4 tasks that began before the first finish ended one after
+//     another like a staircase (the same test against the first
+//     finisher's duration), whereas parallel tasks started together finish
+//     together. This catches work of consistent length (within about 30%);
+//     work that varies more is not judged, to keep false alarms rare.
 //
-// Step 2 also catches a lock inside the task: there every task holds a
-// slot (so busy time, and effective concurrency, look high) while it waits
-// for the lock, but the finishes still come one work-duration apart. The
-// warning names the likely causes according to whether tasks held slots
-// at the same time.
-//
-// Separately, tasks that never had a companion in flight, each queued
-// only once the previous one had finished, while the executor was busy
-// most of the time, point at a caller awaiting each future before
-// submitting the next.
-func judge(s *Summary, done []finish, keys keySet) []string {
+// Separately, tasks that never had a companion in flight, each queued only
+// once the previous one had finished, while the executor was busy most of
+// the time, point at a caller awaiting each future before submitting the
+// next.
+func judge(s *Summary, r run) []string {
 	var w []string
-	if msg := serialFinishes(s, done, keys); msg != "" {
+	if msg := serialSlots(s, r); msg != "" {
 		w = append(w, msg)
-	} else if msg := serialSubmits(s, done); msg != "" {
+	} else if msg := serialWork(s, r.done); msg != "" {
+		w = append(w, msg)
+	} else if msg := serialSubmits(s, r.done); msg != "" {
 		w = append(w, msg)
 	}
 	if s.Outcomes.Abandoned > 0 {
@@ -56,8 +70,35 @@ func judge(s *Summary, done []finish, keys keySet) []string {
 	return w
 }
 
-func serialFinishes(s *Summary, done []finish, keys keySet) string {
-	if s.Demand < minSerialTasks || len(done) < minSerialTasks || s.LimitMax == 1 {
+// couldOverlap says whether enough tasks were in flight together, under a
+// limit that allowed them to run together, to judge the run.
+func couldOverlap(s *Summary) bool {
+	return s.Demand >= minSerialTasks && s.Started >= minSerialTasks && s.LimitMax != 1
+}
+
+func limitText(s *Summary) string {
+	if s.LimitMax > 0 {
+		return fmt.Sprintf("limit %d", s.LimitMax)
+	}
+	return "limit unknown"
+}
+
+func serialSlots(s *Summary, r run) string {
+	if !couldOverlap(s) || r.contended < 0.9 {
+		return ""
+	}
+	keyCause := "a per-key (per-host) limit"
+	if !r.keys.many && r.keys.key != "" {
+		keyCause = fmt.Sprintf("a per-key (per-host) limit: every task had key %q", r.keys.key)
+	}
+	return fmt.Sprintf("%s%d tasks could have run together (up to %d in flight at once, %s), "+
+		"yet they ran one after another: while tasks waited, at most 1 ran %.0f%% of the time; "+
+		"effective concurrency %.2f. Likely causes: a concurrency limit of 1, %s, or a rate limit",
+		serialPrefix, s.Started, s.Demand, limitText(s), 100*r.contended, s.Effective, keyCause)
+}
+
+func serialWork(s *Summary, done []finish) string {
+	if !couldOverlap(s) || len(done) < minSerialTasks {
 		return ""
 	}
 	slices.SortFunc(done, func(a, b finish) int { return cmp.Compare(a.end, b.end) })
@@ -65,43 +106,62 @@ func serialFinishes(s *Summary, done []finish, keys keySet) string {
 	for _, f := range done {
 		shortest = min(shortest, f.end-f.start)
 	}
-	if shortest <= 0 {
+	median, ok := oneAtATime(done, shortest, 8)
+	if !ok || !steady(done) {
 		return ""
 	}
-	gaps := make([]int64, 0, len(done)-1)
-	tiny := 0
-	for i := 1; i < len(done); i++ {
-		g := done[i].end - done[i-1].end
-		gaps = append(gaps, g)
-		if g*4 < shortest {
-			tiny++
+	var burst []finish // started before the first finish, in finish order
+	for _, f := range done {
+		if f.start < done[0].end {
+			burst = append(burst, f)
 		}
 	}
-	slices.Sort(gaps)
-	median := gaps[len(gaps)/2]
-	if tiny*10 > len(gaps) || median*3 < shortest*2 {
+	if len(burst) < minSerialTasks {
 		return ""
 	}
-	limit := "limit unknown"
-	if s.LimitMax > 0 {
-		limit = fmt.Sprintf("limit %d", s.LimitMax)
-	}
-	if s.Peak <= 1 || s.Effective < 1.5 {
-		keyCause := "a per-key (per-host) limit"
-		if !keys.many && keys.key != "" {
-			keyCause = fmt.Sprintf("a per-key (per-host) limit: every task had key %q", keys.key)
-		}
-		return fmt.Sprintf("%s%d tasks could have run together (up to %d in flight at once, %s), "+
-			"yet they ran one after another: at most %d running at a time, effective concurrency %.2f. "+
-			"Likely causes: a concurrency limit of 1, %s, or a rate limit",
-			serialPrefix, s.Started, s.Demand, limit, s.Peak, s.Effective, keyCause)
+	if _, ok := oneAtATime(burst, burst[0].end-burst[0].start, 8); !ok {
+		return ""
 	}
 	return fmt.Sprintf("%s%d tasks held slots together (up to %d at once, %s), "+
 		"yet they finished one at a time, one every %s (the shortest task took %s): the work inside them did not overlap. "+
 		"Likely causes: a lock (such as a sync.Mutex) held around the work, "+
 		"a resource or server that serves one call at a time, "+
 		"or an HTTP client limited to one connection per host",
-		serialPrefix, s.Started, s.Peak, limit, fmtDur(time.Duration(median)), fmtDur(time.Duration(shortest)))
+		serialPrefix, s.Started, s.Peak, limitText(s), fmtDur(time.Duration(median)), fmtDur(time.Duration(shortest)))
+}
+
+// steady reports whether the gaps between finishes vary little (their
+// coefficient of variation is at most 0.6), as when each finish waits for
+// the work of the one before. Finishes of overlapping tasks cluster, or
+// approach a Poisson stream whose gaps vary as much as their mean.
+func steady(done []finish) bool {
+	var sum, sq float64
+	n := float64(len(done) - 1)
+	for i := 1; i < len(done); i++ {
+		g := float64(done[i].end - done[i-1].end)
+		sum += g
+		sq += g * g
+	}
+	mean := sum / n
+	return mean > 0 && sq/n-mean*mean <= 0.36*mean*mean
+}
+
+// oneAtATime reports whether tasks, sorted by finish, finished one work
+// length apart: the median gap between finishes is at least two thirds of
+// work, and at most 1 in every `per` gaps is shorter than half the median
+// (finishes do not cluster).
+func oneAtATime(done []finish, work int64, per int) (median int64, ok bool) {
+	if work <= 0 || len(done) < 2 {
+		return 0, false
+	}
+	gaps := make([]int64, 0, len(done)-1)
+	for i := 1; i < len(done); i++ {
+		gaps = append(gaps, done[i].end-done[i-1].end)
+	}
+	slices.Sort(gaps)
+	median = gaps[len(gaps)/2]
+	short, _ := slices.BinarySearch(gaps, (median+1)/2) // gaps below half the median
+	return median, short*per <= len(gaps) && median*3 >= work*2
 }
 
 func serialSubmits(s *Summary, done []finish) string {

@@ -152,8 +152,53 @@ func (r *Recorder) Summary() Summary {
 	s.QueueWait = percentiles(waits)
 	s.Duration = percentiles(durs)
 	s.Slowest = r.slowest(r.cfg.slowest)
-	s.Warnings = judge(&s, done, keys)
+	s.Warnings = judge(&s, run{done: done, keys: keys, contended: contention(queued, gone, starts, ends)})
 	return s
+}
+
+// contention measures, over the time when at least two tasks were in
+// flight (queued or running), the share during which at most one of them
+// ran. Its arguments are sorted, as maxOverlap leaves them.
+func contention(queued, gone, starts, ends []int64) float64 {
+	var contended, single int64
+	inFlight, running := 0, 0
+	var i, j, k, l int
+	prev := int64(0)
+	for i < len(queued) || j < len(gone) {
+		t := gone[j] // gone ends never run out before queued starts do
+		if i < len(queued) {
+			t = min(t, queued[i])
+		}
+		if k < len(starts) {
+			t = min(t, starts[k])
+		}
+		if l < len(ends) {
+			t = min(t, ends[l])
+		}
+		if inFlight >= 2 {
+			contended += t - prev
+			if running <= 1 {
+				single += t - prev
+			}
+		}
+		for ; j < len(gone) && gone[j] == t; j++ {
+			inFlight--
+		}
+		for ; l < len(ends) && ends[l] == t; l++ {
+			running--
+		}
+		for ; i < len(queued) && queued[i] == t; i++ {
+			inFlight++
+		}
+		for ; k < len(starts) && starts[k] == t; k++ {
+			running++
+		}
+		prev = t
+	}
+	if contended == 0 {
+		return 0
+	}
+	return float64(single) / float64(contended)
 }
 
 // finish is a finished task's times, for the serial-run check.
@@ -310,9 +355,13 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// fmtDur rounds d to three significant digits: 1.23s, 45.6ms, 789µs.
+// fmtDur rounds d to three significant digits (1.23s, 45.6ms, 789µs), or
+// to the second from a minute up.
 func fmtDur(d time.Duration) string {
-	for _, unit := range []time.Duration{time.Hour, time.Minute, time.Second, time.Millisecond, time.Microsecond} {
+	if d >= time.Minute {
+		return d.Round(time.Second).String()
+	}
+	for _, unit := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
 		if d >= unit*100 {
 			return d.Round(unit).String()
 		}
