@@ -1,0 +1,134 @@
+// Package cli implements the fanout command's subcommands. Each subcommand
+// is an entry of the commands table (commands.go) and returns an error;
+// only package main turns errors into exit codes (see ExitCode), so deferred
+// flushes always run.
+//
+// The streaming subcommands (`fanout http`, `fanout lambda`) share their
+// plumbing here:
+//   - common.go: the shared flags (-c, --rate, --timeout, --retries,
+//     --unordered, -o, -i, --slow, --trace, --timeline, --summary,
+//     --progress) and the executor and recorder they configure;
+//   - input.go: the streaming line reader (records numbered from 0, bounded
+//     line length, per-record errors for unreadable lines);
+//   - output.go: the jsonl, csv and table writers;
+//   - run.go: the interrupt handling and Drive, the loop that writes one
+//     record per input, shows progress, writes the trace files and the
+//     summary, and decides the outcome;
+//   - flags.go: FlagSet with long and short names, interspersed flags, and
+//     the custom flag types.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Env is what a subcommand may touch of the outside world: the standard
+// streams and whether each is a terminal. Tests build their own.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// StdinTTY, StdoutTTY and StderrTTY tell whether each stream is a
+	// terminal: they choose defaults (table output, progress, summary).
+	StdinTTY, StdoutTTY, StderrTTY bool
+}
+
+// OSEnv returns the process's standard streams.
+func OSEnv() Env {
+	return Env{
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		StdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// A Command is one subcommand of fanout.
+type Command struct {
+	Name    string
+	Summary string // one line for `fanout help`
+	// Run runs the subcommand with its arguments (after its name).
+	Run func(ctx context.Context, env Env, args []string) error
+}
+
+// UsageError is a mistake in how the command was called: exit code 2.
+type UsageError struct {
+	Command string // the subcommand, or "" for fanout itself
+	Msg     string
+}
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(cmd, format string, args ...any) error {
+	return &UsageError{Command: cmd, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrInterrupted is the error of a run stopped by SIGINT or SIGTERM, after
+// it wrote its records: exit code 130.
+var ErrInterrupted = errors.New("interrupted")
+
+// FailedError says that some records have an error: exit code 1. The
+// records themselves say which and why.
+type FailedError struct {
+	Failed, Total int
+	Noun          string // "URLs", "invocations"
+}
+
+func (e *FailedError) Error() string {
+	return fmt.Sprintf("%d of %d %s failed", e.Failed, e.Total, e.Noun)
+}
+
+// Message returns the lines to print on stderr for err (without a trailing
+// newline): "fanout: " and the error, and for a usage error where to find
+// help.
+func Message(err error) string {
+	if err == nil {
+		return ""
+	}
+	var usage *UsageError
+	if errors.As(err, &usage) {
+		help := "fanout help"
+		if usage.Command != "" {
+			help = "fanout " + usage.Command + " -h"
+		}
+		return "fanout: " + usage.Msg + "\nfanout: see '" + help + "'"
+	}
+	return "fanout: " + err.Error()
+}
+
+// Run runs the subcommand named by args[0].
+func Run(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("", "no command given")
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		writeHelp(env.Stdout)
+		return nil
+	}
+	for _, c := range commands {
+		if c.Name == name {
+			return c.Run(ctx, env, args[1:])
+		}
+	}
+	return usagef("", "unknown command %q", name)
+}
+
+func writeHelp(w io.Writer) {
+	var b strings.Builder
+	b.WriteString("fanout runs blocking calls concurrently and proves that they overlapped.\n\nUsage: fanout COMMAND [flags] [args]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-8s %s\n", c.Name, c.Summary)
+	}
+	b.WriteString("\nRun 'fanout COMMAND -h' for a command's flags.\n")
+	io.WriteString(w, b.String())
+}

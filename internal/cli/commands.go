@@ -1,0 +1,8 @@
+package cli
+
+// commands is the table of subcommands, in the order `fanout help` lists
+// them. A new subcommand is a file with its Run function and one line here.
+var commands = []Command{
+	{Name: "demo", Summary: "show the seed's serial calls against fanout, on a built-in local server", Run: runDemo},
+	{Name: "http", Summary: "check the HTTP status of many URLs concurrently", Run: runHTTP},
+}

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"unicode/utf8"
+)
+
+// Line is one input record: a non-blank, non-comment line, trimmed.
+type Line struct {
+	// Index numbers the records from 0 in input order (skipped lines do
+	// not count).
+	Index int
+	// Text is the trimmed line. For a line with Err it is a shortened,
+	// valid UTF-8 form, fit for a record's output.
+	Text string
+	// Err is set when the line cannot be used: ErrLineTooLong or
+	// ErrNotUTF8. The record still exists and should fail with this error.
+	Err error
+}
+
+// Errors of unusable input lines.
+var (
+	ErrLineTooLong = errors.New("line too long")
+	ErrNotUTF8     = errors.New("line is not valid UTF-8")
+)
+
+// shownBytes is how much of an over-long line Line.Text keeps.
+const shownBytes = 256
+
+// LineReader streams the records of a line-oriented input: one per line,
+// trimmed of surrounding white space (and \r), blank lines skipped, lines
+// starting with "#" skipped when SkipComments. A line longer than
+// MaxLineBytes does not stop the input: it becomes a record with
+// ErrLineTooLong, and reading goes on at the next line. Memory is bounded by
+// MaxLineBytes, whatever the input's size.
+type LineReader struct {
+	r            *bufio.Reader
+	max          int
+	skipComments bool
+	err          error
+}
+
+// NewLineReader returns a reader of r's records, lines of at most maxBytes
+// bytes (before trimming).
+func NewLineReader(r io.Reader, maxBytes int, skipComments bool) *LineReader {
+	return &LineReader{r: bufio.NewReaderSize(r, 64<<10), max: maxBytes, skipComments: skipComments}
+}
+
+// Lines yields the records. It stops early at a read error, which Err then
+// returns. It may be ranged over only once.
+func (lr *LineReader) Lines() iter.Seq[Line] {
+	return func(yield func(Line) bool) {
+		var (
+			buf   []byte
+			index int
+			first = true
+		)
+		for {
+			line, tooLong, err := lr.readLine(buf[:0])
+			buf = line
+			if err != nil && err != io.EOF {
+				lr.err = err
+				return
+			}
+			if len(line) > 0 || tooLong {
+				if first {
+					line = bytes.TrimPrefix(line, []byte("\uFEFF")) // a byte order mark
+				}
+				if rec, ok := lr.record(line, tooLong); ok {
+					rec.Index = index
+					index++
+					if !yield(rec) {
+						return
+					}
+				}
+			}
+			first = false
+			if err == io.EOF {
+				return
+			}
+		}
+	}
+}
+
+// Err returns the read error that stopped Lines, or nil at the end of the
+// input.
+func (lr *LineReader) Err() error { return lr.err }
+
+// readLine appends the next line, without its newline, to buf. For a line
+// over the limit it keeps the first bytes, discards the rest and reports
+// tooLong. At the end of the input err is io.EOF (the line may be non-empty).
+func (lr *LineReader) readLine(buf []byte) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := lr.r.ReadSlice('\n')
+		if err == nil {
+			chunk = chunk[:len(chunk)-1] // the newline
+		}
+		switch {
+		case tooLong:
+		case len(buf)+len(chunk) > lr.max:
+			tooLong = true
+			buf = append(buf, chunk[:min(len(chunk), max(0, shownBytes-len(buf)))]...)
+		default:
+			buf = append(buf, chunk...)
+		}
+		if err != bufio.ErrBufferFull {
+			return buf, tooLong, err
+		}
+	}
+}
+
+// record makes the record of a raw line; ok is false for a skipped line.
+func (lr *LineReader) record(line []byte, tooLong bool) (Line, bool) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 && !tooLong || lr.skipComments && len(line) > 0 && line[0] == '#' {
+		return Line{}, false
+	}
+	switch {
+	case tooLong:
+		return Line{Text: shorten(line), Err: fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, lr.max)}, true
+	case !utf8.Valid(line):
+		return Line{Text: shorten(line), Err: ErrNotUTF8}, true
+	}
+	return Line{Text: string(line)}, true
+}
+
+// shorten returns a valid UTF-8 form of line, cut to shownBytes.
+func shorten(line []byte) string {
+	cut := len(line) > shownBytes
+	s := strings.ToValidUTF8(string(line[:min(len(line), shownBytes)]), "\uFFFD")
+	if cut {
+		s += "..."
+	}
+	return s
+}
+
+// ArgLines yields command-line arguments as records, with the same rules as
+// a LineReader (trimmed, blank and comment arguments skipped).
+func ArgLines(args []string, maxBytes int) iter.Seq[Line] {
+	return func(yield func(Line) bool) {
+		lr := &LineReader{max: maxBytes}
+		index := 0
+		for _, a := range args {
+			rec, ok := lr.record([]byte(a), len(a) > maxBytes)
+			if !ok {
+				continue
+			}
+			rec.Index = index
+			index++
+			if !yield(rec) {
+				return
+			}
+		}
+	}
+}

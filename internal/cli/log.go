@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// logHandler is a slog.Handler that writes one plain line per record, as
+// fanout's other stderr messages: the message (which starts with
+// "fanout: "), then key=value pairs. No time or level: stderr of a command
+// is read by a person, now.
+type logHandler struct {
+	mu    *sync.Mutex
+	w     io.Writer
+	attrs []slog.Attr
+}
+
+func newLogHandler(w io.Writer) *logHandler { return &logHandler{mu: new(sync.Mutex), w: w} }
+
+func (h *logHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	write := func(a slog.Attr) bool {
+		b.WriteByte(' ')
+		b.WriteString(a.Key)
+		b.WriteByte('=')
+		v := a.Value.Resolve()
+		s := v.String()
+		if v.Kind() == slog.KindDuration {
+			s = v.Duration().Round(time.Millisecond).String()
+		}
+		if s == "" || strings.ContainsAny(s, " \t\n\"=") {
+			s = fmt.Sprintf("%q", s)
+		}
+		b.WriteString(s)
+		return true
+	}
+	for _, a := range h.attrs {
+		write(a)
+	}
+	r.Attrs(write)
+	b.WriteByte('\n')
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &logHandler{mu: h.mu, w: h.w, attrs: append(h.attrs[:len(h.attrs):len(h.attrs)], attrs...)}
+}
+
+// WithGroup is not used by fanout's loggers; groups are flattened.
+func (h *logHandler) WithGroup(string) slog.Handler { return h }
