@@ -46,6 +46,7 @@ type config struct {
 	stuck    time.Duration
 	stuckLog *slog.Logger
 	slowest  int
+	maxBars  int
 	now      func() time.Time // the watcher's clock; replaced in tests
 }
 
@@ -118,7 +119,7 @@ var (
 // call [Recorder.Close] when done.
 func New(opts ...Option) *Recorder {
 	r := &Recorder{
-		cfg:  config{slowest: 5, now: time.Now},
+		cfg:  config{slowest: 5, maxBars: DefaultMaxBars, now: time.Now},
 		live: make(map[uint64]int32),
 		done: make(chan struct{}),
 	}
