@@ -262,8 +262,13 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 		resp.Body.Close()
 	}
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded && parent.Err() == nil {
+		switch {
+		case ctx.Err() == context.DeadlineExceeded && parent.Err() == nil:
 			err = &timeoutError{after: c.cfg.Timeout, err: err}
+		case parent.Err() == context.Canceled && !errors.Is(err, context.Canceled):
+			// net/http may return the context's cause, which need not say
+			// it was a cancellation.
+			err = &canceledError{err}
 		}
 		return a, err
 	}

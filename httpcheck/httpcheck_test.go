@@ -226,12 +226,13 @@ func TestRetryAfterIsHonouredAndCapped(t *testing.T) {
 func TestCanceledCheck(t *testing.T) {
 	s := testserver.StartTest(t)
 	c, e := newChecker(t, httpcheck.Config{}, 1)
-	ctx, cancel := context.WithCancel(t.Context())
+	// Any cause reads as canceled: net/http may return the cause itself.
+	ctx, cancel := context.WithCancelCause(t.Context())
 	go func() {
 		for s.Stats().InFlight == 0 {
 			time.Sleep(time.Millisecond)
 		}
-		cancel()
+		cancel(errTest)
 	}()
 	r := c.Check(ctx, e, s.URL("/hang"))
 	if r.ErrorKind != httpcheck.KindCanceled || r.Status != 0 {
@@ -251,8 +252,11 @@ func TestConnectionsAreReused(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	}
-	if st := s.Stats(); st.Connections > 4 {
-		t.Errorf("%d connections for 100 requests at concurrency 4, want at most 4", st.Connections)
+	// A connection goes back to the pool just after its response ends, so
+	// a request may now and then open one more; without reuse there would
+	// be 100.
+	if st := s.Stats(); st.Connections > 12 {
+		t.Errorf("%d connections for 100 requests at concurrency 4: connections are not reused", st.Connections)
 	}
 }
 

@@ -162,6 +162,13 @@ func describe(err error) string {
 	return err.Error()
 }
 
+// canceledError marks the error of an attempt whose context was canceled.
+type canceledError struct{ err error }
+
+func (e *canceledError) Error() string   { return e.err.Error() }
+func (e *canceledError) Unwrap() error   { return e.err }
+func (e *canceledError) Is(t error) bool { return t == context.Canceled }
+
 // timeoutError is the error of an attempt that ran out of Config.Timeout.
 type timeoutError struct {
 	after time.Duration

@@ -99,6 +99,16 @@ func (ch *check) result(err error) Result {
 	return r
 }
 
+// stopped marks err as a cancellation when it is the cause ctx ended with:
+// the executor settles a task stopped by its context with that cause,
+// which may be any error.
+func stopped(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == context.Canceled && !errors.Is(err, context.Canceled) && errors.Is(err, context.Cause(ctx)) {
+		return &canceledError{err}
+	}
+	return err
+}
+
 // taskOptions labels a check's task with its URL and keys it by host.
 func (c *Checker) taskOptions(_ int, ch *check) []fanout.TaskOption {
 	opts := []fanout.TaskOption{fanout.WithLabel(ch.in.URL)}
@@ -117,7 +127,7 @@ func (c *Checker) Check(ctx context.Context, e *fanout.Executor, url string) Res
 	f := fanout.Submit(ctx, e, func(ctx context.Context) (*check, error) { return c.run(ctx, ch) },
 		c.taskOptions(0, ch)...)
 	_, err := f.Await(ctx)
-	return ch.result(err)
+	return ch.result(stopped(ctx, err))
 }
 
 // CheckAll checks every input on e and yields one Result per input, in input
@@ -174,7 +184,7 @@ func (c *Checker) checkAll(ctx context.Context, e *fanout.Executor, in iter.Seq[
 			if ch == nil {
 				continue // cannot happen: Map yields each index once
 			}
-			if !yield(ch.result(res.Err)) {
+			if !yield(ch.result(stopped(ctx, res.Err))) {
 				return
 			}
 		}

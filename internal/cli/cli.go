@@ -72,8 +72,15 @@ func usagef(cmd, format string, args ...any) error {
 }
 
 // ErrInterrupted is the error of a run stopped by SIGINT or SIGTERM, after
-// it wrote its records: exit code 130.
-var ErrInterrupted = errors.New("interrupted")
+// it wrote its records: exit code 130. It is also the cause of the run's
+// context then, and matches context.Canceled, so work stopped by it reads
+// as canceled.
+var ErrInterrupted error = interruptedError{}
+
+type interruptedError struct{}
+
+func (interruptedError) Error() string        { return "interrupted" }
+func (interruptedError) Is(target error) bool { return target == context.Canceled }
 
 // FailedError says that some records have an error: exit code 1. The
 // records themselves say which and why.

@@ -82,10 +82,11 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 
 	ctx, stop := Interruptible(ctx, env.Stderr)
 	defer stop()
+	records, readErr := readAhead(ctx, lines)
 	s := common.Start(env, total, "URLs")
 	e := fanout.New(s.ExecutorOptions(checker.ExecutorOptions()...)...)
 	in := func(yield func(httpcheck.Input) bool) {
-		for l := range lines.Lines() {
+		for l := range records {
 			if !yield(httpcheck.Input{URL: l.Text, Err: l.Err}) {
 				return
 			}
@@ -99,8 +100,8 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		e.Close()
 		checker.Close()
 	})
-	if readErr := lines.Err(); readErr != nil {
-		return fmt.Errorf("reading the input: %w", readErr)
+	if err := readErr(); err != nil {
+		return fmt.Errorf("reading the input: %w", err)
 	}
 	return err
 }
