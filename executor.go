@@ -174,7 +174,7 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	for _, t := range all {
-		t.cancel(errShutdown, true)
+		t.cancel(errShutdown, byCancel)
 	}
 	select {
 	case <-e.idle:
@@ -220,7 +220,7 @@ func (e *Executor) submit(t *task) {
 		}
 	}
 	if t.parent.Err() != nil {
-		t.settle(context.Cause(t.parent), true)
+		t.settle(context.Cause(t.parent), byCancel)
 		t.finish()
 		return
 	}
@@ -229,7 +229,7 @@ func (e *Executor) submit(t *task) {
 	for {
 		if e.closed {
 			e.mu.Unlock()
-			t.settle(ErrClosed, false)
+			t.settle(ErrClosed, byReturn)
 			t.finish()
 			return
 		}
@@ -253,7 +253,7 @@ func (e *Executor) submit(t *task) {
 				e.wakeSubmitterLocked() // it was woken: pass the turn on
 			}
 			e.mu.Unlock()
-			t.settle(fmt.Errorf("fanout: submit: %w", context.Cause(t.parent)), true)
+			t.settle(fmt.Errorf("fanout: submit: %w", context.Cause(t.parent)), byCancel)
 			t.finish()
 			return
 		}
@@ -264,7 +264,7 @@ func (e *Executor) submit(t *task) {
 	e.mu.Unlock()
 
 	if t.parent.Done() != nil {
-		stop := context.AfterFunc(t.parent, func() { t.cancel(context.Cause(t.parent), true) })
+		stop := context.AfterFunc(t.parent, func() { t.cancel(context.Cause(t.parent), byCancel) })
 		t.mu.Lock()
 		if t.settled {
 			t.mu.Unlock()
@@ -417,7 +417,7 @@ func (e *Executor) queueTimedOut(t *task, gen uint32) {
 	starts := e.removeWaitingLocked(t)
 	own := !t.hasRoutine
 	e.mu.Unlock()
-	t.settle(fmt.Errorf("%w after %v", ErrQueueTimeout, e.queueTimeout), false)
+	t.settle(fmt.Errorf("%w after %v", ErrQueueTimeout, e.queueTimeout), byTimeout)
 	e.start(starts)
 	if own {
 		t.finish()

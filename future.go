@@ -82,7 +82,7 @@ func (f *Future[T]) Done() <-chan struct{} { return f.t.done }
 // context ends. The future settles at once with context.Canceled, unless it
 // had settled already. A function that ignores its context keeps running,
 // abandoned, and keeps its slot until it returns (see Stats.Abandoned).
-func (f *Future[T]) Cancel() { f.t.cancel(context.Canceled, true) }
+func (f *Future[T]) Cancel() { f.t.cancel(context.Canceled, byCancel) }
 
 // Result returns the settled outcome, and false if the future has not
 // settled yet.

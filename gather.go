@@ -12,7 +12,7 @@ func settledIndexes[T any](fs []*Future[T]) (ch chan int, stop func()) {
 	ch = make(chan int, len(fs))
 	stops := make([]func() bool, len(fs))
 	for i, f := range fs {
-		stops[i] = f.t.AfterFunc(func() { ch <- i })
+		stops[i] = f.t.whenSettled(func() { ch <- i }, false)
 	}
 	return ch, func() {
 		for _, s := range stops {

@@ -115,12 +115,22 @@ func (t *task) String() string { return fmt.Sprintf("fanout.task(%d %q)", t.info
 // derived from a task's context without a goroutine each. f runs in the
 // settling goroutine, or in a new goroutine when the task has settled
 // already; it must not block.
-func (t *task) AfterFunc(f func()) (stop func() bool) {
+func (t *task) AfterFunc(f func()) (stop func() bool) { return t.whenSettled(f, true) }
+
+// whenSettled runs f when the task settles, in the settling goroutine. If it
+// has settled already, f runs now: in a new goroutine when async (the
+// context package may call AfterFunc holding a lock that f takes), else in
+// this one.
+func (t *task) whenSettled(f func(), async bool) (stop func() bool) {
 	a := &afterFunc{f: f}
 	t.mu.Lock()
 	if t.settled {
 		t.mu.Unlock()
-		go f()
+		if async {
+			go f()
+		} else {
+			f()
+		}
 		return func() bool { return false }
 	}
 	t.afters = append(t.afters, a)
@@ -147,11 +157,20 @@ func (t *task) isDone() bool {
 	}
 }
 
+// How a task settles, for Stats and abandon accounting.
+type settleKind uint8
+
+const (
+	byReturn  settleKind = iota // its function returned (or it could not start)
+	byCancel                    // canceled from outside: Cancel, its context, Shutdown
+	byTimeout                   // failed from outside: queue timeout, ignored attempt timeout
+)
+
 // settle completes the future once: with the function's value when err is
-// nil, else with err. It reports whether this call settled it. canceled
-// says the task was stopped from outside (Cancel, its context, Shutdown),
-// for Stats.
-func (t *task) settle(err error, canceled bool) bool {
+// nil, else with err. It reports whether this call settled it. A task
+// settled from outside while its function runs is counted abandoned before
+// anyone can see it settled.
+func (t *task) settle(err error, how settleKind) bool {
 	e := t.e
 	t.mu.Lock()
 	if t.settled {
@@ -172,6 +191,18 @@ func (t *task) settle(err error, canceled bool) bool {
 	if e.observed {
 		t.settledAt = time.Now()
 	}
+	if how != byReturn && t.phase.CompareAndSwap(phaseCalling, phaseAbandoned) {
+		e.abandoned.Add(1)
+		e.abandonedTotal.Add(1)
+	}
+	switch { // counted before anyone can see the future settled
+	case err == nil:
+		e.completed.Add(1)
+	case how == byCancel:
+		e.canceled.Add(1)
+	default:
+		e.failed.Add(1)
+	}
 	afters, stop := t.afters, t.stopParent
 	t.afters, t.stopParent = nil, nil
 	close(t.done)
@@ -183,29 +214,16 @@ func (t *task) settle(err error, canceled bool) bool {
 	if stop != nil {
 		stop()
 	}
-	switch {
-	case err == nil:
-		e.completed.Add(1)
-	case canceled:
-		e.canceled.Add(1)
-	default:
-		e.failed.Add(1)
-	}
 	return true
 }
 
 // cancel settles the task with cause and takes it out of any queue. A task
 // whose function is running is abandoned: the future settles now, the call
 // keeps its slot until it returns.
-func (t *task) cancel(cause error, canceled bool) {
-	if !t.settle(cause, canceled) {
-		return
+func (t *task) cancel(cause error, how settleKind) {
+	if t.settle(cause, how) {
+		t.e.withdraw(t)
 	}
-	if t.phase.CompareAndSwap(phaseCalling, phaseAbandoned) {
-		t.e.abandoned.Add(1)
-		t.e.abandonedTotal.Add(1)
-	}
-	t.e.withdraw(t)
 }
 
 // run is the task's goroutine: attempts, retries, and the release of its
@@ -218,7 +236,7 @@ func (t *task) run() {
 		// here unfinished: settle and release so nothing waits forever.
 		if !finished {
 			t.phase.Store(phaseIdle)
-			t.settle(errors.New("fanout: task function called runtime.Goexit"), false)
+			t.settle(errors.New("fanout: task function called runtime.Goexit"), byReturn)
 			e.release(t, stateDone)
 			t.finish()
 		}
@@ -252,7 +270,7 @@ func (t *task) run() {
 		}
 		e.reacquire(t) // returns holding its slots, or once the task is done
 	}
-	t.settle(err, false)
+	t.settle(err, byReturn)
 	e.release(t, stateDone)
 	finished = true
 	t.finish()
@@ -267,7 +285,7 @@ func (t *task) attempt() error {
 	if e.timeout > 0 {
 		ctx, cancel = context.WithTimeoutCause(t, e.timeout, ErrTimeout)
 		watchdog = time.AfterFunc(e.timeout+AbandonGrace, func() {
-			t.cancel(fmt.Errorf("%w: the function ignored its context for %v", ErrTimeout, e.timeout+AbandonGrace), false)
+			t.cancel(fmt.Errorf("%w: the function ignored its context for %v", ErrTimeout, e.timeout+AbandonGrace), byTimeout)
 		})
 	}
 	defer cancel()
