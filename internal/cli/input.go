@@ -36,9 +36,9 @@ const shownBytes = 256
 
 // LineReader streams the records of a line-oriented input: one per line,
 // trimmed of surrounding white space (and \r), blank lines skipped, lines
-// starting with "#" skipped when SkipComments. A line longer than
-// MaxLineBytes does not stop the input: it becomes a record with
-// ErrLineTooLong, and reading goes on at the next line. Memory is bounded by
+// starting with "#" skipped when skipComments. A line longer than the limit
+// does not stop the input: it becomes a record with ErrLineTooLong (even a
+// long comment), and reading goes on at the next line. Memory is bounded by
 // MaxLineBytes, whatever the input's size.
 type LineReader struct {
 	r            *bufio.Reader
@@ -50,7 +50,12 @@ type LineReader struct {
 // NewLineReader returns a reader of r's records, lines of at most maxBytes
 // bytes (before trimming).
 func NewLineReader(r io.Reader, maxBytes int, skipComments bool) *LineReader {
-	return &LineReader{r: bufio.NewReaderSize(r, 64<<10), max: maxBytes, skipComments: skipComments}
+	return newLineReader(r, maxBytes, skipComments, 64<<10)
+}
+
+// newLineReader lets tests use a small buffer, so that lines span reads.
+func newLineReader(r io.Reader, maxBytes int, skipComments bool, bufSize int) *LineReader {
+	return &LineReader{r: bufio.NewReaderSize(r, bufSize), max: maxBytes, skipComments: skipComments}
 }
 
 // Lines yields the records. It stops early at a read error, which Err then
@@ -119,12 +124,11 @@ func (lr *LineReader) readLine(buf []byte) (line []byte, tooLong bool, err error
 // record makes the record of a raw line; ok is false for a skipped line.
 func (lr *LineReader) record(line []byte, tooLong bool) (Line, bool) {
 	line = bytes.TrimSpace(line)
-	if len(line) == 0 && !tooLong || lr.skipComments && len(line) > 0 && line[0] == '#' {
-		return Line{}, false
-	}
 	switch {
-	case tooLong:
+	case tooLong: // always a record, even if it might be a comment
 		return Line{Text: shorten(line), Err: fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, lr.max)}, true
+	case len(line) == 0, lr.skipComments && line[0] == '#':
+		return Line{}, false
 	case !utf8.Valid(line):
 		return Line{Text: shorten(line), Err: ErrNotUTF8}, true
 	}
@@ -145,7 +149,7 @@ func shorten(line []byte) string {
 // a LineReader (trimmed, blank and comment arguments skipped).
 func ArgLines(args []string, maxBytes int) iter.Seq[Line] {
 	return func(yield func(Line) bool) {
-		lr := &LineReader{max: maxBytes}
+		lr := &LineReader{max: maxBytes, skipComments: true}
 		index := 0
 		for _, a := range args {
 			rec, ok := lr.record([]byte(a), len(a) > maxBytes)
