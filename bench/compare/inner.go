@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -60,11 +61,11 @@ func runWorkloads(ctx context.Context, cfg config) error {
 		}
 	}
 
-	stopHTTP, bases, err := startServer(ctx, work, filepath.Join(cfg.bin, "testserver"), "-ports", fmt.Sprint(serverPorts))
+	httpServer, err := startServer(ctx, work, filepath.Join(cfg.bin, "testserver"), "-ports", fmt.Sprint(serverPorts))
 	if err != nil {
 		return fmt.Errorf("start the test server: %w", err)
 	}
-	defer stopHTTP()
+	defer httpServer.stop()
 
 	for _, w := range workloads(cfg.quick) {
 		var gs []*group
@@ -76,7 +77,7 @@ func runWorkloads(ctx context.Context, cfg config) error {
 		if len(gs) == 0 {
 			continue
 		}
-		if err := runWorkload(ctx, cfg, e, work, gs, bases); err != nil {
+		if err := runWorkload(ctx, cfg, e, work, gs, httpServer); err != nil {
 			return err
 		}
 	}
@@ -91,8 +92,9 @@ func runWorkloads(ctx context.Context, cfg config) error {
 
 // runWorkload writes the inputs of the groups' workload and runs its
 // rounds. The Lambda server is started per workload, with its delay.
-func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*group, bases []string) error {
+func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*group, httpServer *server) error {
 	w := gs[0].w
+	counted := httpServer
 	if w.kind == "lambda" {
 		if why := missingReason(e.bin, "lambdaserver"); why != "" {
 			for _, g := range gs {
@@ -102,19 +104,20 @@ func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*gro
 			}
 			return nil
 		}
-		stop, urls, err := startServer(ctx, work, filepath.Join(e.bin, "lambdaserver"), "-delay", w.delay.String())
+		ls, err := startServer(ctx, work, filepath.Join(e.bin, "lambdaserver"), "-delay", w.delay.String())
 		if err != nil {
 			return fmt.Errorf("start the lambda server: %w", err)
 		}
-		defer stop()
-		e.lambda = urls[0]
+		defer ls.stop()
+		e.lambda = ls.urls[0]
+		counted = ls
 	}
 	dir := filepath.Join(work, "inputs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	in, err := writeInputs(dir, w, bases)
+	in, err := writeInputs(dir, w, httpServer.urls)
 	if err != nil {
 		return err
 	}
@@ -139,8 +142,13 @@ func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*gro
 				}
 				argv, stdin := cl.c.cmd(e, in, w, g.conc)
 				logf("%s, C=%d, round %d/%d: %s", w.name, g.conc, round, cfg.rounds, cl.c.name)
+				req0, conn0, ok0 := counted.counters()
 				o := runOnce(ctx, work, argv, stdin, cl.c.environ, w.timeout, w.n, cl.c.format)
-				logf("  %s, peak RSS %d MB, %s%s", o.wall.Round(time.Millisecond), o.rssKB>>10, o.verdict, errSuffix(o))
+				if req1, conn1, ok1 := counted.counters(); ok0 && ok1 {
+					o.requests, o.conns = req1-req0, conn1-conn0
+				}
+				logf("  %s, peak RSS %d MB, %d requests on %d connections, %s%s", o.wall.Round(time.Millisecond),
+					o.rssKB>>10, o.requests, o.conns, o.verdict, errSuffix(o))
 				cl.runs = append(cl.runs, o)
 				// Let the sockets of the last run close before the next.
 				time.Sleep(300 * time.Millisecond)
@@ -162,58 +170,101 @@ func errSuffix(o outcome) string {
 	return ""
 }
 
+// server is a running test server command.
+type server struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	log   *os.File
+	urls  []string
+	stats chan string // "stats ..." lines, answers to SIGUSR1
+	// counts is set for the HTTP test server, which answers SIGUSR1 (the
+	// signal would end the Lambda server).
+	counts bool
+}
+
 // startServer starts one of the test server commands, which print their
 // URLs on stdout, one per line, and stop at the end of their stdin.
-func startServer(ctx context.Context, work, exe string, args ...string) (stop func(), urls []string, err error) {
+func startServer(ctx context.Context, work, exe string, args ...string) (*server, error) {
 	cmd := exec.CommandContext(ctx, exe, append(args, "-stdin")...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	logFile, err := os.Create(filepath.Join(work, filepath.Base(exe)+".log"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	stop = func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logFile.Close()
-		if b, err := os.ReadFile(logFile.Name()); err == nil && len(b) > 0 {
-			logf("%s: %s", filepath.Base(exe), strings.TrimSpace(string(b)))
-		}
-	}
+	s := &server{cmd: cmd, stdin: stdin, log: logFile, stats: make(chan string, 1),
+		counts: filepath.Base(exe) == "testserver"}
 	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "http") {
-			urls = append(urls, line)
-		}
-		if len(urls) == wantURLs(exe) {
-			break
+	for len(s.urls) < wantURLs(exe) && sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "http") {
+			s.urls = append(s.urls, line)
 		}
 	}
-	if len(urls) == 0 {
-		stop()
-		return nil, nil, fmt.Errorf("%s printed no URL", filepath.Base(exe))
+	if len(s.urls) == 0 {
+		s.stop()
+		return nil, fmt.Errorf("%s printed no URL", filepath.Base(exe))
 	}
-	go io.Copy(io.Discard, stdout)
-	return stop, urls, nil
+	go func() {
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "stats ") {
+				select {
+				case s.stats <- line:
+				default: // nobody asked: drop it
+				}
+			}
+		}
+	}()
+	return s, nil
+}
+
+// counters asks the server for its request and connection counts; ok is
+// false when it does not answer or does not count.
+func (s *server) counters() (requests, conns int64, ok bool) {
+	if !s.counts {
+		return 0, 0, false
+	}
+	select {
+	case <-s.stats: // a stale answer
+	default:
+	}
+	if s.cmd.Process.Signal(syscall.SIGUSR1) != nil {
+		return 0, 0, false
+	}
+	select {
+	case line := <-s.stats:
+		_, err := fmt.Sscanf(line, "stats requests=%d connections=%d", &requests, &conns)
+		return requests, conns, err == nil
+	case <-time.After(2 * time.Second):
+		return 0, 0, false
+	}
+}
+
+// stop ends the server: it stops at the end of its stdin.
+func (s *server) stop() {
+	s.stdin.Close()
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+	s.log.Close()
+	if b, err := os.ReadFile(s.log.Name()); err == nil && len(b) > 0 {
+		logf("%s", strings.TrimSpace(string(b)))
+	}
 }
 
 // wantURLs is how many URLs a server command prints.

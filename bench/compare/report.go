@@ -19,11 +19,13 @@ const (
 
 // summary is a cell's figures over its rounds.
 type summary struct {
-	timed   []time.Duration
-	median  time.Duration
-	rssKB   int64
-	verdict string
-	note    string
+	timed  []time.Duration
+	median time.Duration
+	rssKB  int64
+	// requests and conns are what the server saw in the last run.
+	requests, conns int64
+	verdict         string
+	note            string
 }
 
 func summarize(cl *cell) summary {
@@ -31,6 +33,9 @@ func summarize(cl *cell) summary {
 	s.verdict = "ok"
 	for _, o := range cl.runs {
 		s.rssKB = max(s.rssKB, o.rssKB)
+		if o.requests > 0 {
+			s.requests, s.conns = o.requests, o.conns
+		}
 		switch {
 		case o.err != nil:
 			s.note = "error: " + o.err.Error()
@@ -68,14 +73,14 @@ func render(cfg config, e *env, groups []*group) string {
 			fmt.Fprintf(&b, " (ideal %s)", fmtDur(ideal))
 		}
 		b.WriteString("\n\n")
-		fmt.Fprintf(&b, "| contender | concurrency | wall (%s) | x ideal | x fanout | peak RSS | calls/s | correct |\n", rounds)
-		b.WriteString("|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| contender | concurrency | wall (%s) | x ideal | x fanout | peak RSS | calls/s | requests / connections | correct |\n", rounds)
+		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 		ref := refMedian(g)
 		for _, cl := range g.cells {
 			c := fmt.Sprint(g.conc)
 			name := strings.NewReplacer(" C", " "+c, "(C)", "("+c+")").Replace(cl.c.name)
 			if cl.skipped != "" {
-				fmt.Fprintf(&b, "| %s | | %s | | | | | |\n", name, cl.skipped)
+				fmt.Fprintf(&b, "| %s | | %s | | | | | | |\n", name, cl.skipped)
 				continue
 			}
 			s := summarize(cl)
@@ -96,8 +101,12 @@ func render(cfg config, e *env, groups []*group) string {
 			if s.note != "" {
 				wall = s.note
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d MB | %s | %s |\n",
-				name, cl.c.conc(g.conc), wall, xIdeal, xRef, s.rssKB>>10, rate, s.verdict)
+			conns := "—"
+			if s.requests > 0 {
+				conns = fmt.Sprintf("%d / %d", s.requests, s.conns)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d MB | %s | %s | %s |\n",
+				name, cl.c.conc(g.conc), wall, xIdeal, xRef, s.rssKB>>10, rate, conns, s.verdict)
 		}
 		b.WriteString("\n")
 	}
@@ -219,10 +228,10 @@ func machine(e *env) string {
 	}
 	fmt.Fprintf(&b, "Measured %s on %d CPUs (`nproc`), %s, %s, kernel %s; %s; %s; %s; %s.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), cpu, memTotal(),
-		first("uname", "-r"), runtime.Version(), first("curl", "--version"), first("python3", "--version"), isolation)
+		first("uname", "-r"), runtime.Version(), firstWords(first("curl", "--version"), 2), first("python3", "--version"), isolation)
 	fmt.Fprintf(&b, "HTTP calls go round robin over %d ports of the project's test server (a separate process); "+
 		"each contender runs under `/usr/bin/time -f %%M` (peak RSS of the largest process: for xargs, one curl), "+
-		"output to a file. \"correct\" checks that every call has exactly one record with status 200. "+
+		"output to a file. \"requests / connections\" is what the test server saw in the last round. \"correct\" checks that every call has exactly one record with status 200. "+
 		"A contender that drops records is not timed. The Python rows are the seed article's pattern "+
 		"(asyncio.gather over loop.run_in_executor) with urllib; the Lambda ones POST unsigned with urllib, "+
 		"as boto3 is not installed.\n", serverPorts)
@@ -230,6 +239,12 @@ func machine(e *env) string {
 		fmt.Fprintf(&b, "\nhttpx: %s.\n", why)
 	}
 	return b.String()
+}
+
+// firstWords is the first n words of s.
+func firstWords(s string, n int) string {
+	w := strings.Fields(s)
+	return strings.Join(w[:min(n, len(w))], " ")
 }
 
 func memTotal() string {

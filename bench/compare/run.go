@@ -21,6 +21,8 @@ type outcome struct {
 	verdict  string
 	dropped  bool
 	err      error // the run could not be started or measured
+	// What the server saw during the run (0 when it does not count).
+	requests, conns int64
 }
 
 // timed reports whether the run's wall time counts.

@@ -41,6 +41,7 @@ func workloads(quick bool) []*workload {
 	return []*workload{
 		{name: "http 2,000 x 50 ms", kind: "http", n: 2000, delay: 50 * time.Millisecond, concs: []int{50, 500}, timeout: 2 * time.Minute},
 		{name: "http 20,000 x 50 ms", kind: "http", n: 20_000, delay: 50 * time.Millisecond, concs: []int{50, 500}, timeout: 5 * time.Minute},
+		{name: "http 100,000 at once, from stdin", kind: "http", n: 100_000, concs: []int{1000}, timeout: 4 * time.Minute, stream: true},
 		{name: "http 1,000,000 at once, from stdin", kind: "http", n: 1_000_000, concs: []int{1000}, timeout: 6 * time.Minute, stream: true},
 		{name: "lambda 2,000 x 100 ms", kind: "lambda", n: 2000, delay: 100 * time.Millisecond, concs: []int{50, 200}, timeout: 2 * time.Minute},
 	}

@@ -7,8 +7,11 @@
 // It prints the base URL of each port to stdout, one per line, such as
 // http://127.0.0.1:41234, and serves until SIGINT or SIGTERM, or until its
 // standard input reaches end of file when started with -stdin, so it never
-// outlives the process that started it. The endpoints are listed in the
-// documentation of internal/testserver, e.g. /status/200?delay=50ms.
+// outlives the process that started it. On SIGUSR1 it prints its counters
+// to stdout as one line, "stats requests=N connections=M", which is how
+// bench/compare counts the requests and connections of each contender. The
+// endpoints are listed in the documentation of internal/testserver, e.g.
+// /status/200?delay=50ms.
 package main
 
 import (
@@ -47,6 +50,11 @@ func run() error {
 		return err
 	}
 	defer srv.Close()
+	// Listen for SIGUSR1 before printing the URLs: whoever reads them may
+	// ask for the counters at once.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	for _, base := range srv.BaseURLs() {
 		fmt.Println(base)
 	}
@@ -58,7 +66,15 @@ func run() error {
 			stop()
 		}()
 	}
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-usr1:
+			st := srv.Stats()
+			fmt.Printf("stats requests=%d connections=%d\n", st.Requests, st.Connections)
+		case <-ctx.Done():
+			done = true
+		}
+	}
 	st := srv.Stats()
 	fmt.Fprintf(os.Stderr, "fanout: testserver: %d requests, %d connections, at most %d at once\n",
 		st.Requests, st.Connections, st.MaxInFlight)

@@ -1,0 +1,63 @@
+// Command lambdaserver runs the loopback AWS Lambda Invoke API server of
+// package internal/lambdaserver as its own process, for the benchmarks
+// (bench/compare) and for trying `fanout lambda` by hand:
+//
+//	lambdaserver [-delay D] [-limit N] [-stdin]
+//	fanout lambda --endpoint-url URL --function any-name ...
+//
+// It prints its base URL to stdout, such as http://127.0.0.1:41234, and
+// serves until SIGINT or SIGTERM, or until its standard input reaches end of
+// file when started with -stdin, so it never outlives the process that
+// started it. Every function name exists; each call runs for -delay plus the
+// payload's sleep_ms, and the payload drives errors as the package documents.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fanout-go/fanout/internal/lambdaserver"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "fanout: lambdaserver: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var o lambdaserver.Options
+	flag.DurationVar(&o.Delay, "delay", 0, "how long every synchronous call runs")
+	flag.IntVar(&o.Limit, "limit", 0, "calls that may run at once; more answer 429 (0: no limit)")
+	flag.DurationVar(&o.RetryAfter, "retry-after", 0, "Retry-After sent with the 429 of -limit")
+	watchStdin := flag.Bool("stdin", false, "stop when standard input reaches end of file")
+	flag.Parse()
+	if o.Delay < 0 || o.Limit < 0 {
+		return fmt.Errorf("-delay and -limit must not be negative")
+	}
+	srv, err := lambdaserver.Start(o)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Println(srv.URL())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *watchStdin {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
+	<-ctx.Done()
+	st := srv.Stats()
+	fmt.Fprintf(os.Stderr, "fanout: lambdaserver: %d requests, %d invocations, %d throttled, %d connections, at most %d at once\n",
+		st.Requests, st.Invocations, st.Throttled, st.Connections, st.MaxInFlight)
+	return nil
+}
