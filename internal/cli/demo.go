@@ -107,11 +107,10 @@ func demo(ctx context.Context, w io.Writer, cfg demoConfig) ([2]demoRun, error) 
 	if err != nil {
 		return runs, err
 	}
-	if err := writeTimeline(runs[1].rec, path); err != nil {
-		fmt.Fprintf(w, "\nfanout: no timeline: %v\n", err)
-	} else {
-		fmt.Fprintf(w, "\ntimeline of run 2 (open it in a browser): %s\n", path)
+	if err := runs[1].rec.WriteHTMLFile(path); err != nil {
+		return runs, fmt.Errorf("timeline: %w", err)
 	}
+	fmt.Fprintf(w, "\ntimeline of run 2 (open it in a browser): %s\n", path)
 	return runs, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -85,4 +86,17 @@ func decode(t *testing.T, out string) []httpcheck.Result {
 		recs = append(recs, r)
 	}
 	return recs
+}
+
+func recordIndexes(recs []httpcheck.Result) []int {
+	var out []int
+	for _, r := range recs {
+		out = append(out, r.Index)
+	}
+	return out
+}
+
+func isUsage(err error) bool {
+	var usage *UsageError
+	return errors.As(err, &usage)
 }

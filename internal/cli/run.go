@@ -141,23 +141,13 @@ func (s *Session) writeTraceFiles(rec *trace.Recorder) []error {
 		}
 	}
 	if path := s.common.Timeline; path != "" {
-		if err := writeTimeline(rec, path); err != nil {
+		if err := rec.WriteHTMLFile(path); err != nil {
 			errs = append(errs, fmt.Errorf("--timeline: %w", err))
 		} else {
 			fmt.Fprintf(s.env.Stderr, "fanout: timeline written to %s\n", path)
 		}
 	}
 	return errs
-}
-
-// writeTimeline writes the recorder's HTML timeline, when package trace
-// offers one.
-func writeTimeline(rec *trace.Recorder, path string) error {
-	w, ok := any(rec).(interface{ WriteHTMLFile(string) error })
-	if !ok {
-		return errors.New("this build cannot write HTML timelines yet")
-	}
-	return w.WriteHTMLFile(path)
 }
 
 func (s *Session) writeSummary(sum trace.Summary, t tally, noun string) {

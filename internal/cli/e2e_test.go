@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fanout-go/fanout/internal/testserver"
+)
+
+// run runs the built binary and returns its output and exit code.
+func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), binary(t), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestE2EExitCodes(t *testing.T) {
+	s := testserver.StartTest(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+	}{
+		{"all answered", s.URL("/status/200") + "\n" + s.URL("/status/500") + "\n", []string{"http"}, 0},
+		{"one failed", s.URL("/status/200") + "\n" + s.URL("/reset") + "\n", []string{"http"}, 1},
+		{"unknown flag", "", []string{"http", "--frobnicate"}, 2},
+		{"unreadable input", "", []string{"http", "-i", filepath.Join(dir, "missing")}, 2},
+		{"unknown command", "", []string{"frobnicate"}, 2},
+		{"empty input", "", []string{"http"}, 0},
+		{"help", "", []string{"http", "-h"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := run(t, tt.stdin, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.code, stderr)
+			}
+			if tt.code == 2 {
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				if len(lines) > 2 || !strings.HasPrefix(lines[0], "fanout: ") {
+					t.Errorf("usage error on stderr should be one or two lines starting fanout:, got:\n%s", stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestE2EOrderedAndUnordered(t *testing.T) {
+	s := testserver.StartTest(t)
+	urls := []string{s.URL("/status/200?delay=1s"), s.URL("/status/201"), s.URL("/status/202"), s.URL("/status/203")}
+	input := strings.Join(urls, "\n")
+
+	stdout, stderr, code := run(t, input, "http", "-c", "4")
+	recs := decode(t, stdout)
+	if code != 0 || len(recs) != 4 {
+		t.Fatalf("exit %d, %d records; stderr %s", code, len(recs), stderr)
+	}
+	for i, r := range recs {
+		if r.Index != i || r.URL != urls[i] || r.Status != 200+i {
+			t.Errorf("ordered record %d: %+v", i, r)
+		}
+	}
+
+	stdout, _, code = run(t, input, "http", "-c", "4", "--unordered")
+	recs = decode(t, stdout)
+	seen := map[int]bool{}
+	for _, r := range recs {
+		seen[r.Index] = true
+		if r.URL != urls[r.Index] || r.Status != 200+r.Index {
+			t.Errorf("unordered record %+v", r)
+		}
+	}
+	// The slow first URL cannot come out first when the others answer at once.
+	if code != 0 || len(seen) != 4 || recs[0].Index == 0 || recs[3].Index != 0 {
+		t.Errorf("unordered: exit %d, indexes in order %v", code, recordIndexes(recs))
+	}
+}
+
+func TestE2EInterrupt(t *testing.T) {
+	s := testserver.StartTest(t)
+	var lines []string
+	for range 3 {
+		lines = append(lines, s.URL("/status/200"))
+	}
+	for range 40 {
+		lines = append(lines, s.URL("/hang"))
+	}
+	file := filepath.Join(t.TempDir(), "urls.txt")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "http", "-c", "4", "-i", file)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return s.Stats().InFlight == 4 }) // the limit is full of hangs
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d, want 130; stderr:\n%s", code, errOut.String())
+	}
+	recs := decode(t, out.String())
+	if len(recs) < 7 {
+		t.Fatalf("%d records, want the 3 answered and at least the 4 in flight", len(recs))
+	}
+	for i, r := range recs {
+		switch {
+		case r.Index != i:
+			t.Errorf("record %d has index %d: want each line read once, in order", i, r.Index)
+		case i < 3 && (r.Status != 200 || r.ErrorKind != ""):
+			t.Errorf("record %d: %+v, want 200", i, r)
+		case i >= 3 && r.ErrorKind != "canceled":
+			t.Errorf("record %d: %+v, want canceled", i, r)
+		}
+	}
+	if !strings.Contains(errOut.String(), "fanout: interrupted") {
+		t.Errorf("stderr:\n%s", errOut.String())
+	}
+}
+
+// TestE2EInterruptQuietStdin interrupts a run whose stdin is a pipe that
+// stays open with no more data: reading must not hold up the exit.
+func TestE2EInterruptQuietStdin(t *testing.T) {
+	s := testserver.StartTest(t)
+	cmd := exec.Command(binary(t), "http", "--summary")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, s.URL("/hang")+"\n"+s.URL("/hang")+"\n")
+	waitFor(t, func() bool { return s.Stats().InFlight == 2 })
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	recs := decode(t, out.String())
+	if code := cmd.ProcessState.ExitCode(); code != 130 || len(recs) != 2 || recs[0].ErrorKind != "canceled" || recs[1].ErrorKind != "canceled" {
+		t.Errorf("exit %d, records %+v; stderr:\n%s", code, recs, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "2 URLs: 0 ok, 2 failed (canceled 2)") {
+		t.Errorf("summary missing after the interrupt:\n%s", errOut.String())
+	}
+}
+
+func TestE2EDemo(t *testing.T) {
+	timeline := filepath.Join(t.TempDir(), "demo.html")
+	stdout, stderr, code := run(t, "", "demo", "--urls", "4", "--delay", "20ms", "--timeline", timeline)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if n := strings.Count(stdout, "fanout: task "); n != 8 {
+		t.Errorf("%d task lines, want 2 x 4:\n%s", n, stdout)
+	}
+	if !strings.Contains(stdout, "speed-up") || !strings.Contains(stdout, timeline) {
+		t.Errorf("demo output:\n%s", stdout)
+	}
+}
+
+// waitFor polls cond until it holds or the test's deadline nears.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(fmt.Errorf("condition never held"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
