@@ -129,11 +129,12 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 		c.meta(0, "thread_name", "name", "never started")
 		c.meta(0, "thread_sort_index", "sort_index", 1<<20)
 	}
-	for lane := range r.lanes.count() {
+	lanes, count := r.spans.assignLanes(r.last)
+	for lane := range count {
 		c.meta(lane+1, "thread_name", "name", "slot "+strconv.Itoa(lane+1))
 		c.meta(lane+1, "thread_sort_index", "sort_index", lane+1)
 	}
-	r.spans.each(func(_ int32, sp *span) {
+	r.spans.each(func(i int32, sp *span) {
 		end := r.last
 		if sp.has(flagFinished) {
 			end = sp.finished
@@ -141,7 +142,7 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 		c.begin()
 		if sp.has(flagStarted) {
 			c.b = append(c.b, `"ph":"X","pid":1,"tid":`...)
-			c.b = strconv.AppendInt(c.b, int64(sp.lane)+1, 10)
+			c.b = strconv.AppendInt(c.b, int64(lanes[i])+1, 10)
 			c.ts("ts", sp.started-c.zero)
 			c.ts("dur", end-sp.started)
 		} else {

@@ -99,7 +99,8 @@ func (r *Recorder) WriteHTMLFile(path string) error {
 
 // timeline lays the run out; r.mu is held.
 func (r *Recorder) timeline() *timeline {
-	tl := &timeline{zero: r.zero(), end: r.last, lanes: r.lanes.count(), limits: r.limits}
+	lanes, count := r.spans.assignLanes(r.last)
+	tl := &timeline{zero: r.zero(), end: r.last, lanes: count, limits: r.limits}
 	if tl.end <= tl.zero {
 		tl.end = tl.zero + 1
 	}
@@ -124,14 +125,14 @@ func (r *Recorder) timeline() *timeline {
 		return r.last
 	}
 	if tl.aggregated {
-		tl.cells = r.cells(tl, end)
+		tl.cells = r.cells(tl, lanes, end)
 	} else {
 		tl.bars = make([]bar, 0, started)
-		r.spans.each(func(_ int32, sp *span) {
+		r.spans.each(func(i int32, sp *span) {
 			if sp.has(flagStarted) {
 				tl.bars = append(tl.bars, bar{
 					label: displayLabel(sp), err: sp.err, id: sp.id, start: sp.started, end: end(sp),
-					wait: sp.started - sp.queued, lane: sp.lane, attempts: sp.attempts, kind: sp.kind,
+					wait: sp.started - sp.queued, lane: lanes[i], attempts: sp.attempts, kind: sp.kind,
 				})
 			}
 		})
@@ -154,16 +155,16 @@ func (r *Recorder) timeline() *timeline {
 
 // cells sums busy time per row, bucket and outcome, then merges
 // neighbouring buckets of one row that look the same; r.mu is held.
-func (r *Recorder) cells(tl *timeline, end func(*span) int64) []cell {
+func (r *Recorder) cells(tl *timeline, lanes []int32, end func(*span) int64) []cell {
 	width := float64(tl.end-tl.zero) / buckets
 	busy := make([][len(kindNames)]int64, tl.rows*buckets)
 	done := make([][len(kindNames)]int32, tl.rows*buckets)
 	bucket := func(t int64) int { return min(int(float64(t-tl.zero)/width), buckets-1) }
-	r.spans.each(func(_ int32, sp *span) {
+	r.spans.each(func(i int32, sp *span) {
 		if !sp.has(flagStarted) {
 			return
 		}
-		row := int(sp.lane) / tl.perRow
+		row := int(lanes[i]) / tl.perRow
 		s, e := sp.started, end(sp)
 		done[row*buckets+bucket(e)][sp.kind]++
 		for b := bucket(s); b <= bucket(e); b++ {

@@ -1,11 +1,14 @@
 package trace
 
-import "math"
+import (
+	"cmp"
+	"slices"
+)
 
 // span is the compact form of a [Span] kept for every task: times are
 // nanoseconds since the recorder's first event, and nothing in it is a
 // pointer except the three strings (the label and key are the caller's own
-// strings, not copies). unsafe.Sizeof(span{}) is 96 bytes on 64-bit systems.
+// strings, not copies). unsafe.Sizeof(span{}) is 88 bytes on 64-bit systems.
 type span struct {
 	label    string
 	key      string
@@ -14,7 +17,6 @@ type span struct {
 	queued   int64
 	started  int64 // first attempt; valid when flags&flagStarted != 0
 	finished int64 // valid when flags&flagFinished != 0
-	lane     int32 // -1 until the task starts
 	attempts int32
 	kind     Kind
 	flags    uint8
@@ -57,79 +59,89 @@ func (s *store) each(f func(i int32, sp *span)) {
 	}
 }
 
-// lanes hands out concurrency slots: the lowest free lane whose previous
-// task ended no later than the new task's start, so bars on one lane never
-// overlap even when hooks of neighbouring tasks arrive slightly out of time
-// order.
-type lanes struct {
-	free []int32 // min-heap of free lanes
-	end  []int64 // when each lane's last task finished
-	tmp  []int32
-}
-
-func (l *lanes) acquire(start int64) int32 {
-	l.tmp = l.tmp[:0]
-	got := int32(-1)
-	for len(l.free) > 0 {
-		n := l.pop()
-		if l.end[n] <= start {
-			got = n
-			break
+// assignLanes gives every started task a lane, a concurrency slot: in
+// order of start time, the lowest lane free at that moment, held until the
+// task finishes (unfinished tasks until last). This is interval
+// partitioning, so bars on one lane never overlap and the number of lanes
+// is the most tasks running at once. Lanes are assigned from the recorded
+// times, not in the order hooks arrive, so hooks of neighbouring tasks
+// reported out of time order cannot open a needless lane. It returns the
+// lane of each span (-1 if it never started) and the number of lanes.
+func (s *store) assignLanes(last int64) (lanes []int32, count int) {
+	lanes = make([]int32, s.n)
+	order := make([]int32, 0, s.n)
+	s.each(func(i int32, sp *span) {
+		lanes[i] = -1
+		if sp.has(flagStarted) {
+			order = append(order, i)
 		}
-		l.tmp = append(l.tmp, n)
+	})
+	slices.SortFunc(order, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(s.at(a).started, s.at(b).started), cmp.Compare(a, b))
+	})
+	type hold struct {
+		end  int64
+		lane int32
 	}
-	for _, n := range l.tmp {
-		l.push(n)
+	busy := heap[hold]{less: func(a, b hold) bool { return a.end < b.end }}
+	free := heap[int32]{less: func(a, b int32) bool { return a < b }}
+	for _, i := range order {
+		sp := s.at(i)
+		for len(busy.s) > 0 && busy.s[0].end <= sp.started {
+			free.push(busy.pop().lane)
+		}
+		lane := int32(count)
+		if len(free.s) > 0 {
+			lane = free.pop()
+		} else {
+			count++
+		}
+		lanes[i] = lane
+		end := last
+		if sp.has(flagFinished) {
+			end = sp.finished
+		}
+		busy.push(hold{end: max(end, sp.started), lane: lane})
 	}
-	if got >= 0 {
-		return got
-	}
-	l.end = append(l.end, math.MinInt64)
-	return int32(len(l.end) - 1)
+	return lanes, count
 }
 
-func (l *lanes) release(n int32, end int64) {
-	l.end[n] = end
-	l.push(n)
+// heap is a binary min-heap ordered by less.
+type heap[T any] struct {
+	s    []T
+	less func(a, b T) bool
 }
 
-func (l *lanes) count() int { return len(l.end) }
-
-func (l *lanes) push(n int32) {
-	h := append(l.free, n)
-	i := len(h) - 1
-	for i > 0 {
+func (h *heap[T]) push(v T) {
+	h.s = append(h.s, v)
+	for i := len(h.s) - 1; i > 0; {
 		p := (i - 1) / 2
-		if h[p] <= h[i] {
+		if !h.less(h.s[i], h.s[p]) {
 			break
 		}
-		h[p], h[i] = h[i], h[p]
+		h.s[p], h.s[i] = h.s[i], h.s[p]
 		i = p
 	}
-	l.free = h
 }
 
-func (l *lanes) pop() int32 {
-	h := l.free
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	i := 0
-	for {
+func (h *heap[T]) pop() T {
+	top := h.s[0]
+	last := len(h.s) - 1
+	h.s[0] = h.s[last]
+	h.s = h.s[:last]
+	for i := 0; ; {
 		c := 2*i + 1
-		if c >= len(h) {
+		if c >= len(h.s) {
 			break
 		}
-		if c+1 < len(h) && h[c+1] < h[c] {
+		if c+1 < len(h.s) && h.less(h.s[c+1], h.s[c]) {
 			c++
 		}
-		if h[i] <= h[c] {
+		if !h.less(h.s[c], h.s[i]) {
 			break
 		}
-		h[i], h[c] = h[c], h[i]
+		h.s[i], h.s[c] = h.s[c], h.s[i]
 		i = c
 	}
-	l.free = h
 	return top
 }

@@ -254,35 +254,40 @@ func (r *Recorder) slowest(n int) []Span {
 	if n == 0 {
 		return nil
 	}
-	top := make([]*span, 0, n+1) // longest first
+	top := make([]int32, 0, n+1) // longest first
 	dur := func(sp *span) int64 {
 		if sp.has(flagFinished) {
 			return sp.finished - sp.started
 		}
 		return r.last - sp.started
 	}
-	r.spans.each(func(_ int32, sp *span) {
+	r.spans.each(func(i int32, sp *span) {
 		if !sp.has(flagStarted) {
 			return
 		}
 		d := dur(sp)
-		if len(top) == n && d <= dur(top[n-1]) {
+		if len(top) == n && d <= dur(r.spans.at(top[n-1])) {
 			return
 		}
-		i, _ := slices.BinarySearchFunc(top, d, func(t *span, d int64) int {
-			if dur(t) >= d {
+		at, _ := slices.BinarySearchFunc(top, d, func(t int32, d int64) int {
+			if dur(r.spans.at(t)) >= d {
 				return -1
 			}
 			return 1
 		})
-		top = slices.Insert(top, i, sp)
+		top = slices.Insert(top, at, i)
 		if len(top) > n {
 			top = top[:n]
 		}
 	})
+	if len(top) == 0 {
+		return nil
+	}
+	lanes, _ := r.spans.assignLanes(r.last)
 	out := make([]Span, len(top))
-	for i, sp := range top {
-		out[i] = r.public(sp)
+	for i, idx := range top {
+		sp := r.spans.at(idx)
+		out[i] = r.public(sp, lanes[idx])
 		if !sp.has(flagFinished) {
 			out[i].Finished = r.time(r.last)
 		}

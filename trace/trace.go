@@ -77,7 +77,7 @@ func WithSlowest(n int) Option {
 // one span per task. It is safe for concurrent use; hooks take one mutex
 // briefly and do not allocate beyond the span store, which grows in chunks.
 //
-// Cost: about 96 bytes per task (see the span type) plus, while a task is
+// Cost: about 88 bytes per task (see the span type) plus, while a task is
 // queued or running, one map entry; the label, key and error strings are
 // kept (error text cut to 256 bytes). A million tasks take about 100 MB.
 // Each hook costs a few hundred nanoseconds.
@@ -93,7 +93,6 @@ type Recorder struct {
 	last      int64     // latest event offset
 	spans     store
 	live      map[uint64]int32 // tasks not finished yet: ID to span index
-	lanes     lanes
 	limits    []limitPoint
 	closed    bool
 	stuckQ    []watchEntry // started tasks in start order, for the watcher
@@ -178,7 +177,7 @@ func (r *Recorder) task(t fanout.TaskInfo, o int64) *span {
 	i := r.spans.add()
 	r.live[t.ID] = i
 	sp := r.spans.at(i)
-	*sp = span{id: t.ID, label: t.Label, key: t.Key, queued: o, lane: -1, kind: Queued}
+	*sp = span{id: t.ID, label: t.Label, key: t.Key, queued: o, kind: Queued}
 	return sp
 }
 
@@ -190,7 +189,7 @@ func (r *Recorder) TaskQueued(t fanout.TaskInfo, at time.Time) {
 }
 
 // AttemptStarted implements [fanout.Observer]. The first attempt gives the
-// task its start time and its lane.
+// task its start time.
 func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -203,7 +202,6 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 	sp.flags |= flagStarted
 	sp.started = max(o, sp.queued)
 	sp.kind = Running
-	sp.lane = r.lanes.acquire(sp.started)
 	if r.wake != nil && !r.closed {
 		r.stuckQ = append(r.stuckQ, watchEntry{idx: r.live[t.ID], started: sp.started})
 		if len(r.stuckQ)-r.stuckHead == 1 {
@@ -226,8 +224,8 @@ func (r *Recorder) AttemptFinished(_ fanout.TaskInfo, _ int, _ error, at time.Ti
 // maxErrText bounds the error text kept per task.
 const maxErrText = 256
 
-// TaskFinished implements [fanout.Observer]: it closes the span, frees the
-// lane and logs the task if it was slow.
+// TaskFinished implements [fanout.Observer]: it closes the span and logs
+// the task if it was slow.
 func (r *Recorder) TaskFinished(t fanout.TaskInfo, out fanout.Outcome, at time.Time) {
 	r.mu.Lock()
 	o := r.offset(at)
@@ -243,12 +241,11 @@ func (r *Recorder) TaskFinished(t fanout.TaskInfo, out fanout.Outcome, at time.T
 	var slow bool
 	if sp.has(flagStarted) {
 		sp.finished = max(sp.finished, sp.started)
-		r.lanes.release(sp.lane, sp.finished)
 		slow = r.cfg.slow > 0 && time.Duration(sp.finished-sp.started) >= r.cfg.slow
 	}
 	var s Span
 	if slow {
-		s = r.public(sp)
+		s = r.public(sp, -1)
 	}
 	r.mu.Unlock()
 	if slow {
@@ -275,13 +272,13 @@ func (r *Recorder) LimitChanged(limit int, at time.Time) {
 	r.mu.Unlock()
 }
 
-// public converts a span; r.mu is held.
-func (r *Recorder) public(sp *span) Span {
+// public converts a span on the given lane; r.mu is held.
+func (r *Recorder) public(sp *span, lane int32) Span {
 	s := Span{
 		ID:       sp.id,
 		Label:    sp.label,
 		Key:      sp.key,
-		Lane:     int(sp.lane),
+		Lane:     int(lane),
 		Queued:   r.time(sp.queued),
 		Attempts: int(sp.attempts),
 		Outcome:  sp.kind,
@@ -302,8 +299,9 @@ func (r *Recorder) public(sp *span) Span {
 func (r *Recorder) Spans() []Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	lanes, _ := r.spans.assignLanes(r.last)
 	out := make([]Span, 0, r.spans.n)
-	r.spans.each(func(_ int32, sp *span) { out = append(out, r.public(sp)) })
+	r.spans.each(func(i int32, sp *span) { out = append(out, r.public(sp, lanes[i])) })
 	return out
 }
 
