@@ -1,0 +1,115 @@
+package lambdainvoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+)
+
+// newClient builds the one SDK client an Invoker shares between all its
+// calls: the default config chain (environment, shared files, profile) with
+// cfg's overrides, retries off, and an HTTP transport sized for
+// cfg.Concurrency. It returns the pool, to close its connections later.
+func newClient(ctx context.Context, cfg Config) (*lambda.Client, *connPool, error) {
+	pool := &connPool{
+		dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Resolver: cfg.Resolver},
+		conns:  make(map[*trackedConn]struct{}),
+	}
+	// Keep the SDK's buildable client rather than a plain *http.Client:
+	// the config loader adds AWS_CA_BUNDLE's roots to it, and fails when
+	// it cannot.
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		// Every call running at once keeps its connection for the next
+		// one; the SDK's default keeps only 10 per host, so the rest
+		// would be opened and closed again for each call.
+		tr.MaxIdleConns = 2 * cfg.Concurrency
+		tr.MaxIdleConnsPerHost = cfg.Concurrency
+		tr.MaxConnsPerHost = 0
+		tr.IdleConnTimeout = 30 * time.Second
+		tr.DialContext = pool.dial
+	})
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		// fanout owns retries: the SDK's retryer ignores Lambda's
+		// Retry-After, re-sends calls that may have run, and shares one
+		// token bucket between all calls, so that a burst of errors
+		// fails whole batches at once.
+		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
+	}
+	if cfg.EndpointURL != "" {
+		opts = append(opts, config.WithBaseEndpoint(cfg.EndpointURL))
+	}
+	if cfg.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lambdainvoke: AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return nil, nil, errors.New("lambdainvoke: no AWS region: set one with the configuration's Region, AWS_REGION or the profile")
+	}
+	return lambda.NewFromConfig(awsCfg), pool, nil
+}
+
+// connPool dials the SDK's connections and keeps track of them, so that
+// Invoker.Close can close them: the SDK's buildable client copies its
+// transport and offers no way to reach the copy it uses.
+type connPool struct {
+	dialer *net.Dialer
+	mu     sync.Mutex
+	conns  map[*trackedConn]struct{}
+}
+
+func (p *connPool) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := p.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, pool: p}
+	p.mu.Lock()
+	p.conns[tc] = struct{}{}
+	p.mu.Unlock()
+	return tc, nil
+}
+
+// close closes every connection open now. Later calls dial new ones.
+func (p *connPool) close() {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns = make(map[*trackedConn]struct{})
+	p.mu.Unlock()
+	for c := range conns {
+		c.Conn.Close()
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	pool *connPool
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.pool.mu.Lock()
+		delete(c.pool.conns, c)
+		c.pool.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
