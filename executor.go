@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,7 @@ type Executor struct {
 	active     taskList      // tasks holding slots
 	backoff    taskList      // tasks waiting out a retry backoff
 	keys       map[string]*keyState
+	groups     map[context.Context]*parentGroup
 	submitters []chan struct{} // Submit calls blocked on a full queue, FIFO
 }
 
@@ -97,6 +99,7 @@ func New(opts ...Option) *Executor {
 		limit:        c.limit,
 		idle:         make(chan struct{}),
 		keys:         make(map[string]*keyState),
+		groups:       make(map[context.Context]*parentGroup),
 	}
 	return e
 }
@@ -219,14 +222,17 @@ func (e *Executor) submit(t *task) {
 			o.TaskQueued(t.info, now)
 		}
 	}
-	if t.parent.Err() != nil {
-		t.settle(context.Cause(t.parent), byCancel)
-		t.finish()
-		return
-	}
 	e.mu.Lock()
 	front := false
 	for {
+		if t.parent.Err() != nil {
+			// Checked under e.mu: a context that ends after this is seen by
+			// parentDone, which takes e.mu too.
+			e.mu.Unlock()
+			t.settle(context.Cause(t.parent), byCancel)
+			t.finish()
+			return
+		}
 		if e.closed {
 			e.mu.Unlock()
 			t.settle(ErrClosed, byReturn)
@@ -260,21 +266,79 @@ func (e *Executor) submit(t *task) {
 	}
 	t.admitted = true
 	e.live++
-	starts := e.enqueueLocked(t)
-	e.mu.Unlock()
-
-	if t.parent.Done() != nil {
+	if t.parent.Done() != nil && !e.joinGroupLocked(t) {
+		// A context that cannot be a map key: watch it for this task alone.
+		e.mu.Unlock()
 		stop := context.AfterFunc(t.parent, func() { t.cancel(context.Cause(t.parent), byCancel) })
 		t.mu.Lock()
-		if t.settled {
-			t.mu.Unlock()
-			stop()
-		} else {
-			t.stopParent = stop
-			t.mu.Unlock()
-		}
+		t.stopParent = stop
+		t.mu.Unlock()
+		e.mu.Lock()
 	}
+	starts := e.enqueueLocked(t)
+	e.mu.Unlock()
 	e.start(starts)
+}
+
+// A parentGroup is the admitted tasks sharing one Submit context. Watching
+// the context once for all of them, rather than once per task, saves a
+// context.AfterFunc (three allocations) per task: most callers submit many
+// tasks with one context.
+type parentGroup struct {
+	ctx   context.Context
+	tasks taskSet
+	stop  func() bool
+}
+
+// joinGroupLocked adds t to the group of its Submit context, creating the
+// group and its watch when t is the first. It reports false for a context
+// that cannot be a map key.
+func (e *Executor) joinGroupLocked(t *task) bool {
+	if !reflect.TypeOf(t.parent).Comparable() {
+		return false
+	}
+	g := e.groups[t.parent]
+	if g == nil {
+		g = &parentGroup{ctx: t.parent}
+		e.groups[t.parent] = g
+		// The callback runs in its own goroutine, never under e.mu.
+		g.stop = context.AfterFunc(t.parent, func() { e.parentDone(g) })
+	}
+	g.tasks.add(t)
+	t.group = g
+	return true
+}
+
+// leaveGroupLocked takes a task that will never run again out of its group,
+// and drops the group when it empties.
+func (e *Executor) leaveGroupLocked(t *task) {
+	g := t.group
+	if g == nil {
+		return
+	}
+	g.tasks.drop(t)
+	t.group = nil
+	if g.tasks.n == 0 && e.groups[g.ctx] == g {
+		delete(e.groups, g.ctx)
+		g.stop()
+	}
+}
+
+// parentDone cancels every task of a group whose context ended.
+func (e *Executor) parentDone(g *parentGroup) {
+	e.mu.Lock()
+	if e.groups[g.ctx] == g {
+		delete(e.groups, g.ctx)
+	}
+	var all []*task
+	for t := g.tasks.head; t != nil; t = t.gnext {
+		all = append(all, t)
+	}
+	e.mu.Unlock()
+	cause := context.Cause(g.ctx)
+	for _, t := range all {
+		t.cancel(cause, byCancel)
+	}
 }
 
 // roomLocked reports whether t may be admitted now without exceeding the
@@ -434,6 +498,7 @@ func (e *Executor) removeWaitingLocked(t *task) (starts *task) {
 	t.list.remove(t)
 	e.waiting--
 	t.state = stateDone
+	e.leaveGroupLocked(t)
 	starts = e.releaseKeyLocked(t)
 	if s := e.dispatchLocked(); s != nil {
 		starts = link(starts, s)
@@ -475,8 +540,11 @@ func (e *Executor) release(t *task, next taskState) {
 		e.backoff.remove(t)
 	}
 	t.state = next
-	if next == stateBackoff {
+	switch next {
+	case stateBackoff:
 		e.backoff.push(t)
+	case stateDone:
+		e.leaveGroupLocked(t)
 	}
 	if s := e.dispatchLocked(); s != nil {
 		starts = link(starts, s)

@@ -838,3 +838,35 @@ func TestGo(t *testing.T) {
 		t.Fatal("Default must be one executor")
 	}
 }
+
+// sliceCtx is a context that cannot be a map key (a struct holding a slice).
+type sliceCtx struct {
+	context.Context
+	tags []string
+}
+
+func TestSubmitContextsSharedAndUncomparable(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(2))
+	defer ex.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	odd := sliceCtx{Context: ctx, tags: []string{"x"}}
+	var fs []*fanout.Future[string]
+	for i := range 6 {
+		c := context.Context(ctx)
+		if i%2 == 1 {
+			c = odd
+		}
+		fs = append(fs, fanout.Submit(c, ex, block(nil, nil, fmt.Sprint(i))))
+	}
+	// One task finishes before the cancel: the others still share the watch.
+	done := fanout.Submit(ctx, ex, func(context.Context) (string, error) { return "ok", nil })
+	cancel()
+	for i, f := range fs {
+		if _, err := f.Await(t.Context()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("task %d: %v", i, err)
+		}
+	}
+	if v, err := done.Await(t.Context()); err != nil && !errors.Is(err, context.Canceled) || err == nil && v != "ok" {
+		t.Fatalf("%q %v", v, err)
+	}
+}

@@ -5,20 +5,15 @@ import (
 	"iter"
 )
 
-// settledIndexes registers, for each future, a callback that sends its index
-// on the returned channel when it settles. The channel has room for every
-// future, so the callbacks never block. stop unregisters those not yet run.
-func settledIndexes[T any](fs []*Future[T]) (ch chan int, stop func()) {
-	ch = make(chan int, len(fs))
-	stops := make([]func() bool, len(fs))
+// settledIndexes returns a channel on which each future's index is sent
+// when it settles. The channel has room for every future, so the senders
+// never block, even after the caller stopped reading.
+func settledIndexes[T any](fs []*Future[T]) chan int {
+	ch := make(chan int, len(fs))
 	for i, f := range fs {
-		stops[i] = f.t.whenSettled(func() { ch <- i }, false)
+		f.t.onSettle(func() { ch <- i })
 	}
-	return ch, func() {
-		for _, s := range stops {
-			s()
-		}
-	}
+	return ch
 }
 
 // Gather waits for every future and returns their values in argument order,
@@ -26,8 +21,7 @@ func settledIndexes[T any](fs []*Future[T]) (ch chan int, stop func()) {
 // and is returned; the others' errors are then likely context.Canceled. If
 // ctx ends first, Gather returns ctx's cause and leaves the futures running.
 func Gather[T any](ctx context.Context, fs ...*Future[T]) ([]T, error) {
-	ch, stop := settledIndexes(fs)
-	defer stop()
+	ch := settledIndexes(fs)
 	for range fs {
 		select {
 		case i := <-ch:
@@ -68,8 +62,7 @@ func GatherAll[T any](ctx context.Context, fs ...*Future[T]) []Result[T] {
 // early cancels nothing.
 func AsCompleted[T any](ctx context.Context, fs ...*Future[T]) iter.Seq2[int, Result[T]] {
 	return func(yield func(int, Result[T]) bool) {
-		ch, stop := settledIndexes(fs)
-		defer stop()
+		ch := settledIndexes(fs)
 		yielded := make([]bool, len(fs))
 		for range fs {
 			select {

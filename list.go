@@ -50,3 +50,32 @@ func (l *taskList) each(f func(*task)) {
 		f(t)
 	}
 }
+
+// taskSet is an intrusive set of tasks linked through gprev and gnext: the
+// members of a parentGroup, guarded by the Executor's mutex.
+type taskSet struct {
+	head *task
+	n    int
+}
+
+func (s *taskSet) add(t *task) {
+	t.gprev, t.gnext = nil, s.head
+	if s.head != nil {
+		s.head.gprev = t
+	}
+	s.head = t
+	s.n++
+}
+
+func (s *taskSet) drop(t *task) {
+	if t.gprev != nil {
+		t.gprev.gnext = t.gnext
+	} else {
+		s.head = t.gnext
+	}
+	if t.gnext != nil {
+		t.gnext.gprev = t.gprev
+	}
+	t.gprev, t.gnext = nil, nil
+	s.n--
+}

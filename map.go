@@ -151,7 +151,7 @@ func (m *mapper[In, Out]) produce(settled chan indexed[Out]) {
 		f := Submit(m.ctx, m.e, func(ctx context.Context) (Out, error) { return fn(ctx, v) }, opts...)
 		if settled != nil {
 			idx := i
-			f.t.whenSettled(func() { settled <- indexed[Out]{idx, f} }, false)
+			f.t.onSettle(func() { settled <- indexed[Out]{idx, f} })
 		}
 		m.pending <- f // never blocks: at most window futures are unyielded
 		i++

@@ -60,6 +60,9 @@ type task struct {
 	list        *taskList
 	prev, next  *task
 	ks          *keyState // its key's state when under a key limit
+	group       *parentGroup
+	gprev       *task
+	gnext       *task
 	keyHeld     bool
 	admitted    bool
 	hasRoutine  bool // a goroutine runs or waits for this task
@@ -78,7 +81,9 @@ type task struct {
 	err        error // the future's error
 	ctxErr     error // what Err returns once done
 	settledAt  time.Time
-	afters     []*afterFunc
+	afters     []*afterFunc // stoppable callbacks (AfterFunc)
+	notify1    func()       // first internal callback, kept inline to save an allocation
+	notify     []func()     // further internal callbacks
 	stopParent func() bool
 }
 
@@ -115,24 +120,17 @@ func (t *task) String() string { return fmt.Sprintf("fanout.task(%d %q)", t.info
 // derived from a task's context without a goroutine each. f runs in the
 // settling goroutine, or in a new goroutine when the task has settled
 // already; it must not block.
-func (t *task) AfterFunc(f func()) (stop func() bool) { return t.whenSettled(f, true) }
-
-// whenSettled runs f when the task settles, in the settling goroutine. If it
-// has settled already, f runs now: in a new goroutine when async (the
-// context package may call AfterFunc holding a lock that f takes), else in
-// this one.
-func (t *task) whenSettled(f func(), async bool) (stop func() bool) {
-	a := &afterFunc{f: f}
+//
+// When the task has settled already, f runs in a new goroutine: the context
+// package calls AfterFunc holding a lock that f takes.
+func (t *task) AfterFunc(f func()) (stop func() bool) {
 	t.mu.Lock()
 	if t.settled {
 		t.mu.Unlock()
-		if async {
-			go f()
-		} else {
-			f()
-		}
+		go f()
 		return func() bool { return false }
 	}
+	a := &afterFunc{f: f}
 	t.afters = append(t.afters, a)
 	t.mu.Unlock()
 	return func() bool {
@@ -146,6 +144,25 @@ func (t *task) whenSettled(f func(), async bool) (stop func() bool) {
 		}
 		return false
 	}
+}
+
+// onSettle runs f when the task settles, in the settling goroutine, or now
+// if it has settled. Unlike AfterFunc it cannot be undone, and costs no
+// allocation beyond f: Gather, AsCompleted and MapUnordered give it
+// functions that send on a channel with room for every future.
+func (t *task) onSettle(f func()) {
+	t.mu.Lock()
+	switch {
+	case t.settled:
+		t.mu.Unlock()
+		f()
+		return
+	case t.notify1 == nil:
+		t.notify1 = f
+	default:
+		t.notify = append(t.notify, f)
+	}
+	t.mu.Unlock()
 }
 
 func (t *task) isDone() bool {
@@ -203,13 +220,19 @@ func (t *task) settle(err error, how settleKind) bool {
 	default:
 		e.failed.Add(1)
 	}
-	afters, stop := t.afters, t.stopParent
-	t.afters, t.stopParent = nil, nil
+	afters, stop, n1, ns := t.afters, t.stopParent, t.notify1, t.notify
+	t.afters, t.stopParent, t.notify1, t.notify = nil, nil, nil, nil
 	close(t.done)
 	t.mu.Unlock()
 
 	for _, a := range afters {
 		a.f()
+	}
+	if n1 != nil {
+		n1()
+	}
+	for _, f := range ns {
+		f()
 	}
 	if stop != nil {
 		stop()
