@@ -77,16 +77,21 @@ func runWorkloads(ctx context.Context, cfg config) error {
 		if len(gs) == 0 {
 			continue
 		}
-		if err := runWorkload(ctx, cfg, e, work, gs, httpServer); err != nil {
+		err := runWorkload(ctx, cfg, e, work, gs, httpServer)
+		if err != nil {
+			// Interrupted: report what was measured.
+			fmt.Print(render(cfg, e, groups))
 			return err
 		}
+		if cfg.out != "" {
+			// Written after every workload, so a run cut short leaves
+			// its figures behind.
+			if err := os.WriteFile(cfg.out, []byte(render(cfg, e, groups)), 0o644); err != nil {
+				return err
+			}
+		}
 	}
-
-	report := render(cfg, e, groups)
-	fmt.Print(report)
-	if cfg.out != "" {
-		return os.WriteFile(cfg.out, []byte(report), 0o644)
-	}
+	fmt.Print(render(cfg, e, groups))
 	return nil
 }
 
@@ -136,6 +141,11 @@ func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*gro
 			for _, cl := range g.cells {
 				if cl.skipped != "" {
 					continue
+				}
+				if cl.c.rounds != nil {
+					if r := cl.c.rounds(w); r > 0 && round > r {
+						continue
+					}
 				}
 				if err := ctx.Err(); err != nil {
 					return err

@@ -87,8 +87,11 @@ func render(cfg config, e *env, groups []*group) string {
 			wall, xIdeal, xRef, rate := "—", "—", "—", "—"
 			if s.median > 0 {
 				wall = fmtDur(s.median)
-				if len(s.timed) > 1 {
+				switch {
+				case len(s.timed) > 1:
 					wall += fmt.Sprintf(" (%s–%s)", fmtDur(slices.Min(s.timed)), fmtDur(slices.Max(s.timed)))
+				case cfg.rounds > 1:
+					wall += " (1 run)"
 				}
 				if ideal := w.ideal(g.conc); ideal > 0 {
 					xIdeal = fmt.Sprintf("%.2f", float64(s.median)/float64(ideal))
