@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // newChecker returns a checker for cfg and an executor with its options and
 // the given limit, both closed at the end of the test.
-func newChecker(t *testing.T, cfg httpcheck.Config, limit int) (*httpcheck.Checker, *fanout.Executor) {
+func newChecker(t testing.TB, cfg httpcheck.Config, limit int) (*httpcheck.Checker, *fanout.Executor) {
 	t.Helper()
 	c, err := httpcheck.New(cfg)
 	if err != nil {

@@ -181,19 +181,12 @@ func Retryable(err error) bool {
 	return false
 }
 
-// redirectsKey carries a check's redirect counter in its request context,
-// where checkRedirect, shared by every request, can find it.
-type redirectsKey struct{}
-
 func (c *Checker) checkRedirect(req *http.Request, via []*http.Request) error {
 	if c.cfg.NoFollow {
 		return http.ErrUseLastResponse
 	}
 	if len(via) > c.cfg.MaxRedirects {
 		return fmt.Errorf("%w: more than %d", ErrTooManyRedirects, c.cfg.MaxRedirects)
-	}
-	if n, ok := req.Context().Value(redirectsKey{}).(*int); ok {
-		*n = len(via)
 	}
 	return nil
 }
@@ -229,8 +222,6 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	var redirects int
-	ctx = context.WithValue(ctx, redirectsKey{}, &redirects)
 	req := &http.Request{
 		Method:     c.cfg.Method,
 		URL:        u,
@@ -255,7 +246,7 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 	var a answer
 	if resp != nil {
 		// With a redirect error the client returns the last response too.
-		a = answer{status: resp.StatusCode, finalURL: resp.Request.URL.String(), redirects: redirects}
+		a = answer{status: resp.StatusCode, finalURL: resp.Request.URL.String(), redirects: redirects(resp)}
 		// Read a little so a short body ends and the connection is
 		// reused; errors here do not change the status already known.
 		io.Copy(io.Discard, io.LimitReader(resp.Body, BodyLimit))
@@ -279,6 +270,16 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 		}
 	}
 	return a, err
+}
+
+// redirects counts the redirects that led to resp: each request made for a
+// redirect links to the response that caused it.
+func redirects(resp *http.Response) int {
+	n := 0
+	for r := resp.Request.Response; r != nil; r = r.Request.Response {
+		n++
+	}
+	return n
 }
 
 // retryAfter parses a Retry-After header: seconds, or an HTTP date.
