@@ -56,14 +56,18 @@ func (a *adaptive) throttled(epoch uint64) {
 	}
 }
 
-// succeeded reports a successful attempt.
-func (a *adaptive) succeeded() {
+// succeeded reports a successful attempt that started in epoch. Only
+// attempts started under the current limit count towards raising it.
+func (a *adaptive) succeeded(epoch uint64) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	limit := a.e.Limit()
+	if epoch != a.epoch {
+		return
+	}
 	if limit >= a.max {
 		return
 	}

@@ -24,7 +24,7 @@ const (
 
 func TestMain(m *testing.M) {
 	isolateAWSEnv()
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { removeEmulatorBuild() }))
 }
 
 // isolateAWSEnv drops the caller's AWS settings, so that no test reads a
@@ -122,4 +122,10 @@ func kindOf(r lambdainvoke.Result) string {
 		return "ok"
 	}
 	return string(r.ErrorKind)
+}
+
+func newExecutor(t *testing.T, iv *lambdainvoke.Invoker, limit int) *fanout.Executor {
+	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(limit))...)
+	t.Cleanup(e.Close)
+	return e
 }

@@ -105,10 +105,11 @@ func (e *PayloadError) Error() string {
 func (e *PayloadError) Unwrap() error { return e.Err }
 
 // AttemptError is the error of one attempt that was tried: it says whether
-// the request was sent in full, which decides whether a retry is safe.
+// the request may have been sent, which decides whether a retry is safe.
 type AttemptError struct {
-	// Sent is true when the whole request was written: Lambda may have
-	// run the function even if no answer came.
+	// Sent is true once the request had a connection to Lambda: from then
+	// on its bytes may have arrived and the function may have run, even if
+	// no answer came. A failure to resolve or connect leaves it false.
 	Sent bool
 	Err  error
 }

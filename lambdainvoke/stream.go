@@ -53,7 +53,8 @@ type call struct {
 	out        *lambda.InvokeOutput
 	lastErr    error // the last finished attempt's error
 	status     int   // the last error's HTTP status
-	mayHaveRun bool  // some attempt was sent and not answered with a 4xx
+	mayHaveRun bool  // a finished attempt was sent and not answered with a 4xx
+	sending    bool  // the running attempt was sent and has no answer yet
 }
 
 // run is the executor task of one call: one attempt per run.
@@ -79,14 +80,18 @@ func (iv *Invoker) run(ctx context.Context, c *call, ad *adaptive) (*call, error
 		actx, cancel = context.WithTimeout(ctx, iv.cfg.Timeout)
 		defer cancel()
 	}
-	// Whether the whole request went out decides whether a retry is safe:
-	// before that, Lambda cannot have run the function.
+	// Whether the request may have gone out decides whether a retry is
+	// safe: before that, Lambda cannot have run the function. The request
+	// counts as sent from the moment it has a connection: the bytes may
+	// reach Lambda before WroteRequest could tell, and a record built then
+	// (the run interrupted) must say that the function may be running.
 	var sent atomic.Bool
 	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				sent.Store(true)
-			}
+		GotConn: func(httptrace.GotConnInfo) {
+			sent.Store(true)
+			c.mu.Lock()
+			c.sending = true
+			c.mu.Unlock()
 		},
 	})
 	out, err := iv.client.Invoke(actx, iv.tmpl.Input(c.in.Payload))
@@ -95,10 +100,13 @@ func (iv *Invoker) run(ctx context.Context, c *call, ad *adaptive) (*call, error
 	c.mu.Lock()
 	c.last = time.Now()
 	c.lastErr = err
+	c.sending = false
 	if err == nil {
 		c.out = out
 	} else {
 		c.status = status
+		// A 4xx means Lambda refused the call; any other failure after
+		// sending leaves its fate unknown.
 		if sent.Load() && (status < 400 || status >= 500) {
 			c.mayHaveRun = true
 		}
@@ -114,7 +122,7 @@ func (iv *Invoker) run(ctx context.Context, c *call, ad *adaptive) (*call, error
 		}
 		return c, aerr
 	}
-	ad.succeeded()
+	ad.succeeded(epoch)
 	return c, nil
 }
 
@@ -147,7 +155,7 @@ func (c *call) result(err error) Result {
 	r.Err = err
 	r.Error = describe(err)
 	r.ErrorKind = Classify(err)
-	r.MayHaveRun = c.mayHaveRun
+	r.MayHaveRun = c.mayHaveRun || c.sending
 	return r
 }
 

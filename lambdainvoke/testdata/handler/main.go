@@ -6,7 +6,8 @@
 //	{"mode":"echo", ...}                 return the payload (the default)
 //	{"mode":"context"}                   return the client context, function
 //	                                     name and request id it was given
-//	{"mode":"sleep","ms":N}              sleep N ms, then return the payload
+//	{"mode":"sleep","ms":N}              sleep N ms, deadline or not, then
+//	                                     return the payload
 //	{"mode":"error","message":"..."}     return an error (a handled error)
 //	{"mode":"panic","message":"..."}     panic
 //
@@ -62,11 +63,9 @@ func handle(ctx context.Context, payload json.RawMessage) (any, error) {
 		}
 		return reply, nil
 	case "sleep":
-		select {
-		case <-time.After(time.Duration(req.MS) * time.Millisecond):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		// It ignores its deadline, as a stuck function would: past the
+		// function's timeout the runtime stops it.
+		time.Sleep(time.Duration(req.MS) * time.Millisecond)
 		return payload, nil
 	case "error":
 		return nil, &TestError{Message: req.Message}
