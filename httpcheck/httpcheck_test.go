@@ -40,44 +40,51 @@ func TestStatusesInInputOrder(t *testing.T) {
 func TestErrorKinds(t *testing.T) {
 	s := testserver.StartTest(t)
 	tlsServer := testserver.StartTest(t, testserver.WithTLS())
-	c, e := newChecker(t, httpcheck.Config{Timeout: 300 * time.Millisecond, Resolver: fakeDNS(t)}, 16)
 	tests := []struct {
 		url, kind string
 		status    int
+		timeout   time.Duration // only for the timeout cases: a TLS handshake under -race on a busy machine may be slow
 	}{
-		{"not a url", "invalid_url", 0},
-		{"ftp://example.com/file", "invalid_url", 0},
-		{"http://", "invalid_url", 0},
-		{"http://[::1/", "invalid_url", 0},
-		{"http://no-such-host.invalid/", "dns", 0},
-		{closedPortURL(t), "connect", 0},
-		{s.URL("/reset"), "reset", 0},
-		{s.URL("/close"), "reset", 0},
-		{tlsServer.URL("/status/200"), "tls", 0},
-		{s.URL("/hang"), "timeout", 0},
-		{s.URL("/slow-headers?interval=50ms&count=40"), "timeout", 0},
-		{s.URL("/loop"), "too_many_redirects", 302},
-		{s.URL("/status/500"), "ok", 500},
-		{s.URL("/stream"), "ok", 200},
+		{"not a url", "invalid_url", 0, 0},
+		{"ftp://example.com/file", "invalid_url", 0, 0},
+		{"http://", "invalid_url", 0, 0},
+		{"http://[::1/", "invalid_url", 0, 0},
+		{"http://no-such-host.invalid/", "dns", 0, 0},
+		{closedPortURL(t), "connect", 0, 0},
+		{s.URL("/reset"), "reset", 0, 0},
+		{s.URL("/close"), "reset", 0, 0},
+		{tlsServer.URL("/status/200"), "tls", 0, 0},
+		{s.URL("/hang"), "timeout", 0, 200 * time.Millisecond},
+		{s.URL("/slow-headers?interval=50ms&count=40"), "timeout", 0, 200 * time.Millisecond},
+		{s.URL("/loop"), "too_many_redirects", 302, 0},
+		{s.URL("/status/500"), "ok", 500, 0},
+		{s.URL("/stream"), "ok", 200, 0},
 	}
-	var urls []string
-	for _, tt := range tests {
-		urls = append(urls, tt.url)
-	}
-	for i, r := range checkAll(t.Context(), c, e, urls...) {
-		tt := tests[i]
-		if kindOf(r) != tt.kind || r.Status != tt.status {
-			t.Errorf("%s: kind %s status %d (error %q), want %s %d", tt.url, kindOf(r), r.Status, r.Error, tt.kind, tt.status)
+	for _, timeout := range []time.Duration{0, 200 * time.Millisecond} {
+		c, e := newChecker(t, httpcheck.Config{Timeout: timeout, Resolver: fakeDNS(t)}, 16)
+		var urls []string
+		var cases []int
+		for i, tt := range tests {
+			if tt.timeout == timeout {
+				urls = append(urls, tt.url)
+				cases = append(cases, i)
+			}
 		}
-		if r.Err != nil && (r.Error == "" || strings.Contains(r.Error, `"`+tt.url+`"`)) {
-			t.Errorf("%s: error text %q: want it readable, without the quoted URL", tt.url, r.Error)
-		}
-		wantAttempts := 1
-		if tt.kind == "invalid_url" {
-			wantAttempts = 0
-		}
-		if r.Attempts != wantAttempts {
-			t.Errorf("%s: %d attempts, want %d", tt.url, r.Attempts, wantAttempts)
+		for i, r := range checkAll(t.Context(), c, e, urls...) {
+			tt := tests[cases[i]]
+			if kindOf(r) != tt.kind || r.Status != tt.status {
+				t.Errorf("%s: kind %s status %d (error %q), want %s %d", tt.url, kindOf(r), r.Status, r.Error, tt.kind, tt.status)
+			}
+			if r.Err != nil && (r.Error == "" || strings.Contains(r.Error, `"`+tt.url+`"`)) {
+				t.Errorf("%s: error text %q: want it readable, without the quoted URL", tt.url, r.Error)
+			}
+			wantAttempts := 1
+			if tt.kind == "invalid_url" {
+				wantAttempts = 0
+			}
+			if r.Attempts != wantAttempts {
+				t.Errorf("%s: %d attempts, want %d", tt.url, r.Attempts, wantAttempts)
+			}
 		}
 	}
 }
@@ -181,7 +188,11 @@ func TestRetries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, e := newChecker(t, httpcheck.Config{Retries: tt.retries, Timeout: 100 * time.Millisecond}, 1)
+			timeout := 10 * time.Second
+			if tt.kind == "timeout" {
+				timeout = 100 * time.Millisecond
+			}
+			c, e := newChecker(t, httpcheck.Config{Retries: tt.retries, Timeout: timeout}, 1)
 			url := closed
 			if tt.path != "" {
 				url = s.URL(tt.path)
