@@ -36,7 +36,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 	})
 	fs.IntVar(&perHost, "", "per-host", 0, "most requests to one host at once, 0 for no limit")
 	fs.StringVar(&method, "X", "method", "METHOD", "GET", "GET or HEAD")
-	fs.IntVar(&maxRedirects, "", "max-redirects", httpcheck.DefaultMaxRedirects, "most redirects followed")
+	fs.IntVar(&maxRedirects, "", "max-redirects", httpcheck.DefaultMaxRedirects, "most redirects followed; 0 is --no-follow")
 	fs.BoolVar(&noFollow, "", "no-follow", false, "do not follow redirects: report the redirect's own status")
 	fs.Var(&headers, "H", "header", "'NAME: VALUE'", "send this header with every request (repeatable)")
 	fs.BoolVar(&insecure, "k", "insecure", false, "do not verify TLS certificates")

@@ -140,14 +140,21 @@ func TestHTTPUsageErrors(t *testing.T) {
 func TestHTTPTraceFiles(t *testing.T) {
 	s := testserver.StartTest(t)
 	dir := t.TempDir()
-	tr := filepath.Join(dir, "run.json")
-	_, stderr, err := runCLI(t, "", "http", "--trace", tr, "--slow", "1ns", s.URL("/status/200?delay=5ms"))
+	tr, tl := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.html")
+	_, stderr, err := runCLI(t, "", "http", "--trace", tr, "--timeline", tl, "--slow", "1ns", s.URL("/status/200?delay=5ms"))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	data, err := os.ReadFile(tr)
 	if err != nil || !strings.Contains(string(data), "traceEvents") {
 		t.Errorf("trace file: %v %.200s", err, data)
+	}
+	if data, err := os.ReadFile(tl); err != nil || !strings.Contains(string(data), "<svg") {
+		t.Errorf("timeline file: %v %.200s", err, data)
+	}
+	_, _, err = runCLI(t, "", "http", "--timeline", filepath.Join(dir, "no", "such", "dir.html"), s.URL("/status/200"))
+	if err == nil || !strings.Contains(err.Error(), "--timeline") {
+		t.Errorf("unwritable timeline: err = %v", err)
 	}
 	if !strings.Contains(stderr, "fanout: slow task") || !strings.Contains(stderr, `label="`+s.URL("/status/200?delay=5ms")+`"`) {
 		t.Errorf("stderr lacks the slow-task line:\n%s", stderr)
