@@ -290,3 +290,21 @@ func TestPerHostLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestTLSVerification(t *testing.T) {
+	s := testserver.StartTest(t, testserver.WithTLS())
+	for _, tt := range []struct {
+		name string
+		cfg  httpcheck.Config
+		kind string
+	}{
+		{"verified and untrusted", httpcheck.Config{}, "tls"},
+		{"insecure", httpcheck.Config{Insecure: true}, "ok"},
+		{"trusted root", httpcheck.Config{RootCAs: s.CertPool()}, "ok"},
+	} {
+		c, e := newChecker(t, tt.cfg, 1)
+		if r := c.Check(t.Context(), e, s.URL("/status/204")); kindOf(r) != tt.kind {
+			t.Errorf("%s: %+v, want %s", tt.name, r, tt.kind)
+		}
+	}
+}

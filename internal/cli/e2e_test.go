@@ -192,3 +192,28 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestE2EBadInputAndTLS(t *testing.T) {
+	s := testserver.StartTest(t)
+	tlsServer := testserver.StartTest(t, testserver.WithTLS())
+	input := strings.Join([]string{
+		s.URL("/status/200"),
+		"http//missing-colon.example.com/",
+		"\xc3\x28 not utf-8",
+		"http://example.com/" + strings.Repeat("b", 1<<20),
+		tlsServer.URL("/status/200"),
+	}, "\n")
+	stdout, stderr, code := run(t, input, "http", "-o", "csv")
+	rows := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != 1 || len(rows) != 6 {
+		t.Fatalf("exit %d, %d lines:\n%s\n%s", code, len(rows), stdout, stderr)
+	}
+	for i, suffix := range []string{",", ",invalid_url", ",invalid_url", ",invalid_url", ",tls"} {
+		if !strings.HasPrefix(rows[i+1], fmt.Sprint(i, ",")) || !strings.HasSuffix(rows[i+1], suffix) {
+			t.Errorf("row %d = %.120q, want index %d and kind %q", i, rows[i+1], i, strings.TrimPrefix(suffix, ","))
+		}
+	}
+	if _, stderr, code := run(t, "", "http", "--insecure", tlsServer.URL("/status/200")); code != 0 {
+		t.Errorf("--insecure: exit %d\n%s", code, stderr)
+	}
+}
