@@ -5,4 +5,5 @@ package cli
 var commands = []Command{
 	{Name: "demo", Summary: "show the seed's serial calls against fanout, on a built-in local server", Run: runDemo},
 	{Name: "http", Summary: "check the HTTP status of many URLs concurrently", Run: runHTTP},
+	{Name: "lambda", Summary: "invoke an AWS Lambda function once per JSON payload, concurrently", Run: runLambda},
 }
