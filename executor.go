@@ -525,8 +525,11 @@ func (e *Executor) withdraw(t *task) {
 }
 
 // release gives back t's slots (if it holds them) and moves it to state
-// next: stateBackoff before a retry's wait, stateDone at the end.
-func (e *Executor) release(t *task, next taskState) {
+// next: stateBackoff before a retry's wait, stateDone at the end. It starts
+// the tasks this lets run, except that with adopt it returns one that needs
+// a new goroutine for the caller to run on its own: a finished task's
+// goroutine, its stack already grown, goes on with the next task.
+func (e *Executor) release(t *task, next taskState, adopt bool) (adopted *task) {
 	e.mu.Lock()
 	var starts *task
 	switch t.state {
@@ -551,7 +554,28 @@ func (e *Executor) release(t *task, next taskState) {
 	}
 	e.wakeSubmitterLocked()
 	e.mu.Unlock()
+	if adopt {
+		adopted, starts = adoptOne(starts)
+	}
 	e.start(starts)
+	return adopted
+}
+
+// adoptOne takes the first task that needs a new goroutine out of a start
+// list.
+func adoptOne(starts *task) (adopted, rest *task) {
+	var prev *task
+	for t := starts; t != nil; prev, t = t, t.startNext {
+		if t.spawn {
+			if prev == nil {
+				starts = t.startNext
+			} else {
+				prev.startNext = t.startNext
+			}
+			return t, starts
+		}
+	}
+	return nil, starts
 }
 
 // reacquire queues a task again after its backoff and waits until it holds

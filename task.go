@@ -249,9 +249,18 @@ func (t *task) cancel(cause error, how settleKind) {
 	}
 }
 
-// run is the task's goroutine: attempts, retries, and the release of its
-// slots. It starts holding its slots.
+// run is a task goroutine's body: it runs t, then the tasks its end lets
+// start, as long as one needs a goroutine.
 func (t *task) run() {
+	for t != nil {
+		t = t.runOne()
+	}
+}
+
+// runOne runs the task's attempts and retries, starting and ending with the
+// release of its slots. It starts holding its slots, and returns a task
+// granted when it released them, for this goroutine to run next.
+func (t *task) runOne() (next *task) {
 	e := t.e
 	finished := false
 	defer func() {
@@ -260,7 +269,7 @@ func (t *task) run() {
 		if !finished {
 			t.phase.Store(phaseIdle)
 			t.settle(errors.New("fanout: task function called runtime.Goexit"), byReturn)
-			e.release(t, stateDone)
+			e.release(t, stateDone, false)
 			t.finish()
 		}
 	}()
@@ -281,7 +290,7 @@ func (t *task) run() {
 			break
 		}
 		wait := e.retry.Backoff(t.attempts, err)
-		e.release(t, stateBackoff) // let others run while this one waits
+		e.release(t, stateBackoff, false) // let others run while this one waits
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
@@ -294,9 +303,10 @@ func (t *task) run() {
 		e.reacquire(t) // returns holding its slots, or once the task is done
 	}
 	t.settle(err, byReturn)
-	e.release(t, stateDone)
+	next = e.release(t, stateDone, true)
 	finished = true
 	t.finish()
+	return next
 }
 
 // attempt calls the function once with the per-attempt timeout, telling
