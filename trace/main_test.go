@@ -124,3 +124,5 @@ type logged struct {
 	level slog.Level
 	attrs map[string]slog.Value
 }
+
+func newSlogger(h slog.Handler) *slog.Logger { return slog.New(h) }

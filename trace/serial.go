@@ -37,7 +37,7 @@ type run struct {
 //     in steady state that is indistinguishable from parallel work of
 //     varied length (Little's law holds for both). What gives it away is
 //     that finishes come one work length apart: sorted by finish time, the
-//     median gap between finishes is at least two thirds of the shortest
+//     median gap between finishes is at least half the shortest
 //     task, the gaps vary little (coefficient of variation at most 0.6)
 //     and seldom (1 in 8) fall below half the median; and at the start, at
 //     least 4 tasks that began before the first finish ended one after
@@ -102,14 +102,6 @@ func serialWork(s *Summary, done []finish) string {
 		return ""
 	}
 	slices.SortFunc(done, func(a, b finish) int { return cmp.Compare(a.end, b.end) })
-	shortest := done[0].end - done[0].start
-	for _, f := range done {
-		shortest = min(shortest, f.end-f.start)
-	}
-	median, ok := oneAtATime(done, shortest, 8)
-	if !ok || !steady(done) {
-		return ""
-	}
 	var burst []finish // started before the first finish, in finish order
 	for _, f := range done {
 		if f.start < done[0].end {
@@ -119,35 +111,54 @@ func serialWork(s *Summary, done []finish) string {
 	if len(burst) < minSerialTasks {
 		return ""
 	}
-	if _, ok := oneAtATime(burst, burst[0].end-burst[0].start, 8); !ok {
+	work := staircase(burst)
+	median, ok := oneAtATime(done, work, 8)
+	if !ok || !steady(done) {
+		return ""
+	}
+	if _, ok := oneAtATime(burst, work, 8); !ok {
 		return ""
 	}
 	return fmt.Sprintf("%s%d tasks held slots together (up to %d at once, %s), "+
-		"yet they finished one at a time, one every %s (the shortest task took %s): the work inside them did not overlap. "+
+		"yet they finished one at a time, one every %s, each after about %s of its own work: the work inside them did not overlap. "+
 		"Likely causes: a lock (such as a sync.Mutex) held around the work, "+
 		"a resource or server that serves one call at a time, "+
 		"or an HTTP client limited to one connection per host",
-		serialPrefix, s.Started, s.Peak, limitText(s), fmtDur(time.Duration(median)), fmtDur(time.Duration(shortest)))
+		serialPrefix, s.Started, s.Peak, limitText(s), fmtDur(time.Duration(median)), fmtDur(time.Duration(work)))
 }
 
-// steady reports whether the gaps between finishes vary little (their
-// coefficient of variation is at most 0.6), as when each finish waits for
-// the work of the one before. Finishes of overlapping tasks cluster, or
-// approach a Poisson stream whose gaps vary as much as their mean.
-func steady(done []finish) bool {
-	var sum, sq float64
-	n := float64(len(done) - 1)
-	for i := 1; i < len(done); i++ {
-		g := float64(done[i].end - done[i-1].end)
-		sum += g
-		sq += g * g
+// staircase estimates the work in each task of a burst that started
+// together, sorted by finish, as if it had run serially: the j-th to
+// finish waited for j-1 others, so its duration over j is one task's work.
+// The median over the burst resists a task delayed by chance.
+func staircase(burst []finish) int64 {
+	per := make([]int64, len(burst))
+	for j, f := range burst {
+		per[j] = (f.end - f.start) / int64(j+1)
 	}
-	mean := sum / n
-	return mean > 0 && sq/n-mean*mean <= 0.36*mean*mean
+	slices.Sort(per)
+	return per[len(per)/2]
+}
+
+// steady reports whether the gaps between finishes vary little: their
+// interquartile range is at most their median, as when each
+// finish waits for the work of the one before. Finishes of overlapping
+// tasks cluster (a median gap near zero), or approach a Poisson stream,
+// whose gaps spread over 1.5 times their median. Quartiles ignore the odd
+// task delayed by a busy machine.
+func steady(done []finish) bool {
+	gaps := make([]int64, 0, len(done)-1)
+	for i := 1; i < len(done); i++ {
+		gaps = append(gaps, done[i].end-done[i-1].end)
+	}
+	slices.Sort(gaps)
+	n := len(gaps)
+	median, q1, q3 := gaps[n/2], gaps[n/4], gaps[(3*n)/4]
+	return median > 0 && q3-q1 <= median
 }
 
 // oneAtATime reports whether tasks, sorted by finish, finished one work
-// length apart: the median gap between finishes is at least two thirds of
+// length apart: the median gap between finishes is at least half of
 // work, and at most 1 in every `per` gaps is shorter than half the median
 // (finishes do not cluster).
 func oneAtATime(done []finish, work int64, per int) (median int64, ok bool) {
@@ -161,7 +172,7 @@ func oneAtATime(done []finish, work int64, per int) (median int64, ok bool) {
 	slices.Sort(gaps)
 	median = gaps[len(gaps)/2]
 	short, _ := slices.BinarySearch(gaps, (median+1)/2) // gaps below half the median
-	return median, short*per <= len(gaps) && median*3 >= work*2
+	return median, short*per <= len(gaps) && median*2 >= work
 }
 
 func serialSubmits(s *Summary, done []finish) string {

@@ -81,7 +81,7 @@ type Span struct {
 	Lane     int       `json:"lane"` // concurrency slot, from 0; -1 if it never started
 	Queued   time.Time `json:"queued"`
 	Started  time.Time `json:"started,omitzero"`  // first attempt
-	Finished time.Time `json:"finished,omitzero"` // when it released its slot
+	Finished time.Time `json:"finished,omitzero"` // when its last attempt returned; if it never ran, when it settled
 	Attempts int       `json:"attempts"`
 	Outcome  Kind      `json:"outcome"`
 	Err      string    `json:"error,omitempty"` // the error text, cut to 256 bytes
@@ -95,8 +95,8 @@ func (s Span) QueueWait() time.Duration {
 	return s.Started.Sub(s.Queued)
 }
 
-// Duration is how long the task held a slot: from its first attempt to
-// when it finished (retries and their backoff included).
+// Duration is how long the task ran: from its first attempt's start to its
+// last attempt's end (retries and their backoff included).
 func (s Span) Duration() time.Duration {
 	if s.Started.IsZero() || s.Finished.IsZero() {
 		return 0

@@ -16,7 +16,7 @@ type span struct {
 	id       uint64
 	queued   int64
 	started  int64 // first attempt; valid when flags&flagStarted != 0
-	finished int64 // valid when flags&flagFinished != 0
+	finished int64 // valid when flags&flagFinished != 0 (or flagAttemptEnded)
 	attempts int32
 	kind     Kind
 	flags    uint8
@@ -26,6 +26,7 @@ const (
 	flagStarted uint8 = 1 << iota
 	flagFinished
 	flagStuckLogged
+	flagAttemptEnded // finished holds the end of the latest attempt
 )
 
 func (s *span) has(f uint8) bool { return s.flags&f != 0 }

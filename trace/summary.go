@@ -134,6 +134,12 @@ func (r *Recorder) Summary() Summary {
 			done = append(done, finish{queued: sp.queued, start: sp.started, end: end})
 		}
 	})
+	if n := len(r.limits); n > 0 {
+		s.Limit = r.limits[n-1].limit
+		for _, l := range r.limits {
+			s.LimitMax = max(s.LimitMax, l.limit)
+		}
+	}
 	if s.Tasks == 0 {
 		return s
 	}
@@ -143,12 +149,6 @@ func (r *Recorder) Summary() Summary {
 	}
 	s.Peak = maxOverlap(starts, ends)
 	s.Demand = maxOverlap(queued, gone)
-	if n := len(r.limits); n > 0 {
-		s.Limit = r.limits[n-1].limit
-		for _, l := range r.limits {
-			s.LimitMax = max(s.LimitMax, l.limit)
-		}
-	}
 	s.QueueWait = percentiles(waits)
 	s.Duration = percentiles(durs)
 	s.Slowest = r.slowest(r.cfg.slowest)

@@ -196,6 +196,7 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 	o := r.offset(at)
 	sp := r.task(t, o)
 	sp.attempts = max(sp.attempts, int32(attempt))
+	sp.flags &^= flagAttemptEnded
 	if sp.has(flagStarted) {
 		return
 	}
@@ -213,11 +214,18 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 	}
 }
 
-// AttemptFinished implements [fanout.Observer]; the span keeps only the
-// number of attempts, so it just notes the time.
-func (r *Recorder) AttemptFinished(_ fanout.TaskInfo, _ int, _ error, at time.Time) {
+// AttemptFinished implements [fanout.Observer]. The end of the latest
+// attempt becomes the task's end: the executor gives the slot back right
+// after the last attempt returns and reads the clock for TaskFinished only
+// after that, when a neighbour may already have started in the slot.
+func (r *Recorder) AttemptFinished(t fanout.TaskInfo, _ int, _ error, at time.Time) {
 	r.mu.Lock()
-	r.offset(at)
+	o := r.offset(at)
+	sp := r.task(t, o)
+	if sp.has(flagStarted) {
+		sp.finished = max(o, sp.started)
+		sp.flags |= flagAttemptEnded
+	}
 	r.mu.Unlock()
 }
 
@@ -231,8 +239,10 @@ func (r *Recorder) TaskFinished(t fanout.TaskInfo, out fanout.Outcome, at time.T
 	o := r.offset(at)
 	sp := r.task(t, o)
 	delete(r.live, t.ID)
+	if !sp.has(flagAttemptEnded) { // no attempt, or it never returned (runtime.Goexit)
+		sp.finished = max(o, sp.queued)
+	}
 	sp.flags |= flagFinished
-	sp.finished = max(o, sp.queued)
 	sp.attempts = max(sp.attempts, int32(out.Attempts))
 	sp.kind = classify(out.Err, out.Abandoned)
 	if out.Err != nil {
