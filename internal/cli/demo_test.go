@@ -31,7 +31,10 @@ func TestDemo(t *testing.T) {
 	if n := strings.Count(text, "fanout: task "); n != 12 {
 		t.Errorf("%d task lines, want 12", n)
 	}
-	for _, want := range []string{"1. The seed's way", "2. With fanout", "wall time", "speed-up", "effective concurrency", "peak running at once", timeline} {
+	if !strings.Contains(text, "warns: serial submission") {
+		t.Errorf("the serial run must be flagged as the seed's bug:\n%s", text)
+	}
+	for _, want := range []string{"1. The seed's trap", "2. With fanout", "wall time", "speed-up", "effective concurrency", "peak running at once", timeline} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
