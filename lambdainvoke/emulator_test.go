@@ -2,9 +2,7 @@ package lambdainvoke_test
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,54 +10,9 @@ import (
 	"github.com/fanout-go/fanout/lambdainvoke"
 )
 
-// The emulator and the handler are built once per test binary, on first
-// use, into a directory removed when the tests end.
-var emulatorBuild struct {
-	once                sync.Once
-	dir                 string
-	emulator, bootstrap string
-	err                 error
-}
-
-func buildEmulator(t *testing.T) (emulator, bootstrap string) {
-	t.Helper()
-	if ok, why := rie.Supported(); !ok {
-		t.Skip(why)
-	}
-	b := &emulatorBuild
-	b.once.Do(func() {
-		b.dir, b.err = os.MkdirTemp("", "fanout-rie-")
-		if b.err != nil {
-			return
-		}
-		// The build runs within this test; its result serves the others.
-		ctx := t.Context()
-		if b.emulator, b.err = rie.Build(ctx, b.dir, "aws-lambda-rie", rie.EmulatorPackage); b.err != nil {
-			return
-		}
-		b.bootstrap, b.err = rie.Build(ctx, b.dir, "bootstrap", "./testdata/handler")
-	})
-	if b.err != nil {
-		t.Fatalf("building the emulator or the handler: %v", b.err)
-	}
-	return b.emulator, b.bootstrap
-}
-
-func removeEmulatorBuild() {
-	if emulatorBuild.dir != "" {
-		os.RemoveAll(emulatorBuild.dir)
-	}
-}
-
 func startEmulator(t *testing.T, timeout time.Duration) *rie.Emulator {
 	t.Helper()
-	emulator, bootstrap := buildEmulator(t)
-	e, err := rie.Start(t.Context(), rie.Options{Emulator: emulator, Bootstrap: bootstrap, Timeout: timeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	return e
+	return rie.StartTest(t, "github.com/fanout-go/fanout/lambdainvoke/testdata/handler", timeout)
 }
 
 // TestEmulator drives a real aws-lambda-go handler through the real Lambda

@@ -24,7 +24,7 @@ const (
 
 func TestMain(m *testing.M) {
 	isolateAWSEnv()
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { removeEmulatorBuild() }))
+	goleak.VerifyTestMain(m)
 }
 
 // isolateAWSEnv drops the caller's AWS settings, so that no test reads a

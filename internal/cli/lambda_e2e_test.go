@@ -222,23 +222,7 @@ func TestE2ELambdaInterrupt(t *testing.T) {
 // TestE2ELambdaEmulator runs the binary against a real aws-lambda-go
 // handler under the Runtime Interface Emulator, at -c 1.
 func TestE2ELambdaEmulator(t *testing.T) {
-	if ok, why := rie.Supported(); !ok {
-		t.Skip(why)
-	}
-	dir := t.TempDir()
-	emulator, err := rie.Build(t.Context(), dir, "aws-lambda-rie", rie.EmulatorPackage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, err := rie.Build(t.Context(), dir, "bootstrap", "github.com/fanout-go/fanout/lambdainvoke/testdata/handler")
-	if err != nil {
-		t.Fatal(err)
-	}
-	emu, err := rie.Start(t.Context(), rie.Options{Emulator: emulator, Bootstrap: bootstrap, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
+	emu := rie.StartTest(t, "github.com/fanout-go/fanout/lambdainvoke/testdata/handler", 5*time.Second)
 	input := `{"order":1}` + "\n" + `{"mode":"context"}` + "\n" + `{"mode":"panic","message":"no"}` + "\n" + `{"order":4}` + "\n"
 	stdout, stderr, code := runLambdaBinary(t, input, "--function", rie.FunctionName, "--endpoint-url", emu.URL(), "-c", "1",
 		"--client-context", `{"custom":{"from":"fanout"}}`)

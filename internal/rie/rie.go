@@ -278,3 +278,41 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TB is the part of testing.TB that StartTest uses; this package does not
+// import testing.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+	Context() context.Context
+	TempDir() string
+}
+
+// StartTest builds the emulator and the handler package into the test's
+// temporary directory (Go's build cache makes this quick after the first
+// time), starts them with the function timeout given, and stops them when
+// the test ends. It skips the test where the emulator cannot run, and fails
+// it when a build or the start fails.
+func StartTest(t TB, handlerPkg string, timeout time.Duration) *Emulator {
+	t.Helper()
+	if ok, why := Supported(); !ok {
+		t.Skip(why)
+	}
+	dir := t.TempDir()
+	emulator, err := Build(t.Context(), dir, "aws-lambda-rie", EmulatorPackage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap, err := Build(t.Context(), dir, "bootstrap", handlerPkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Start(t.Context(), Options{Emulator: emulator, Bootstrap: bootstrap, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}

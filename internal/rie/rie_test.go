@@ -18,23 +18,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const handlerPackage = "github.com/fanout-go/fanout/lambdainvoke/testdata/handler"
 
 func TestStartInvokeClose(t *testing.T) {
-	if ok, why := rie.Supported(); !ok {
-		t.Skip(why)
-	}
-	dir := t.TempDir()
-	emulator, err := rie.Build(t.Context(), dir, "aws-lambda-rie", rie.EmulatorPackage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, err := rie.Build(t.Context(), dir, "bootstrap", handlerPackage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := rie.Start(t.Context(), rie.Options{Emulator: emulator, Bootstrap: bootstrap, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := rie.StartTest(t, handlerPackage, 5*time.Second)
 	if !strings.HasPrefix(e.URL(), "http://127.0.0.1:") {
 		t.Errorf("URL %s is not on loopback", e.URL())
 	}
