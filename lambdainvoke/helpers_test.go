@@ -41,6 +41,24 @@ func isolateAWSEnv() {
 	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 }
 
+// newBenchInvoker returns an invoker against s and an executor of the given
+// limit, for benchmarks.
+func newBenchInvoker(b *testing.B, s *lambdaserver.Server, limit int) (*lambdainvoke.Invoker, *fanout.Executor) {
+	iv, err := lambdainvoke.New(b.Context(), lambdainvoke.Template{FunctionName: "fn"}, lambdainvoke.Config{
+		Region: "us-east-1", EndpointURL: s.URL(), Concurrency: limit,
+		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(limit))...)
+	b.Cleanup(func() {
+		e.Close()
+		iv.Close()
+	})
+	return iv, e
+}
+
 // newInvoker returns an invoker of tmpl against endpoint, with static test
 // credentials unless cfg has others, and an executor with its options and
 // the given limit; both are closed when the test ends.
