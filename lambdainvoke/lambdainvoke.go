@@ -155,6 +155,9 @@ func (iv *Invoker) Retryable(err error) bool {
 	case KindThrottled:
 		return true
 	case KindConnect, KindTimeout:
+		if isTLS(ae.Err) {
+			return false // a certificate does not get better by retrying
+		}
 		return !ae.Sent || iv.cfg.RetryUnsafe
 	case KindService:
 		return iv.cfg.RetryUnsafe
