@@ -22,6 +22,7 @@ type summary struct {
 	timed  []time.Duration
 	median time.Duration
 	rssKB  int64
+	cpu    time.Duration // of the run with the median wall time
 	// requests and conns are what the server saw in the last run.
 	requests, conns int64
 	verdict         string
@@ -53,6 +54,11 @@ func summarize(cl *cell) summary {
 		sorted := slices.Clone(s.timed)
 		slices.Sort(sorted)
 		s.median = sorted[len(sorted)/2]
+		for _, o := range cl.runs {
+			if o.timed() && o.wall == s.median {
+				s.cpu = o.cpu
+			}
+		}
 	}
 	return s
 }
@@ -73,14 +79,14 @@ func render(cfg config, e *env, groups []*group) string {
 			fmt.Fprintf(&b, " (ideal %s)", fmtDur(ideal))
 		}
 		b.WriteString("\n\n")
-		fmt.Fprintf(&b, "| contender | concurrency | wall (%s) | x ideal | x fanout | peak RSS | calls/s | requests / connections | correct |\n", rounds)
-		b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| contender | concurrency | wall (%s) | x ideal | x fanout | peak RSS | CPU | calls/s | requests / connections | correct |\n", rounds)
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 		ref := refMedian(g)
 		for _, cl := range g.cells {
 			c := fmt.Sprint(g.conc)
 			name := strings.NewReplacer(" C", " "+c, "(C)", "("+c+")").Replace(cl.c.name)
 			if cl.skipped != "" {
-				fmt.Fprintf(&b, "| %s | | %s | | | | | | |\n", name, cl.skipped)
+				fmt.Fprintf(&b, "| %s | | %s | | | | | | | |\n", name, cl.skipped)
 				continue
 			}
 			s := summarize(cl)
@@ -108,8 +114,12 @@ func render(cfg config, e *env, groups []*group) string {
 			if s.requests > 0 {
 				conns = fmt.Sprintf("%d / %d", s.requests, s.conns)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d MB | %s | %s | %s |\n",
-				name, cl.c.conc(g.conc), wall, xIdeal, xRef, s.rssKB>>10, rate, conns, s.verdict)
+			cpu := "—"
+			if s.cpu > 0 {
+				cpu = fmtDur(s.cpu)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d MB | %s | %s | %s | %s |\n",
+				name, cl.c.conc(g.conc), wall, xIdeal, xRef, s.rssKB>>10, cpu, rate, conns, s.verdict)
 		}
 		b.WriteString("\n")
 	}
@@ -234,7 +244,7 @@ func machine(e *env) string {
 		first("uname", "-r"), runtime.Version(), firstWords(first("curl", "--version"), 2), first("python3", "--version"), isolation)
 	fmt.Fprintf(&b, "HTTP calls go round robin over %d ports of the project's test server (a separate process); "+
 		"each contender runs under `/usr/bin/time -f %%M` (peak RSS of the largest process: for xargs, one curl), "+
-		"output to a file. \"requests / connections\" is what the test server saw in the last round. \"correct\" checks that every call has exactly one record with status 200. "+
+		"output to a file. CPU is user + system time of the median run, children included. \"requests / connections\" is what the test server saw in the last round. \"correct\" checks that every call has exactly one record with status 200. "+
 		"A contender that drops records is not timed. The Python rows are the seed article's pattern "+
 		"(asyncio.gather over loop.run_in_executor) with urllib; the Lambda ones POST unsigned with urllib, "+
 		"as boto3 is not installed.\n", serverPorts)

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -15,6 +15,7 @@ import (
 // outcome is one run of one contender.
 type outcome struct {
 	wall     time.Duration
+	cpu      time.Duration // user + system time of the process and its children
 	rssKB    int64
 	exitCode int
 	timedOut bool
@@ -52,7 +53,7 @@ func runOnce(ctx context.Context, dir string, argv []string, stdin string, envir
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	args := append([]string{"-f", "%M", "-o", rss}, argv...)
+	args := append([]string{"-f", "%M %U %S", "-o", rss}, argv...)
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", args...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Env = append(contenderEnv(), environ...)
@@ -88,10 +89,11 @@ func runOnce(ctx context.Context, dir string, argv []string, stdin string, envir
 	}
 	if b, err := os.ReadFile(rss); err == nil {
 		// /usr/bin/time writes "Command exited with non-zero status N"
-		// before the figure when the command fails: take the last line.
-		lines := strings.Fields(string(b))
-		if len(lines) > 0 {
-			o.rssKB, _ = strconv.ParseInt(lines[len(lines)-1], 10, 64)
+		// before the figures when the command fails: take the last line.
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		var user, sys float64
+		if _, err := fmt.Sscanf(lines[len(lines)-1], "%d %f %f", &o.rssKB, &user, &sys); err == nil {
+			o.cpu = time.Duration((user + sys) * float64(time.Second))
 		}
 	}
 	if _, err := stdout.Seek(0, 0); err != nil {
