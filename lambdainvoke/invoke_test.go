@@ -155,3 +155,16 @@ func TestNoRegion(t *testing.T) {
 		t.Errorf("New without a region: %v", err)
 	}
 }
+
+func TestInvokeOne(t *testing.T) {
+	s := startServer(t, lambdaserver.Options{})
+	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 1}, 1)
+	r := iv.Invoke(t.Context(), e, []byte(`{"id":"one","error":"throttle","fail_times":1}`))
+	if r.Err != nil || r.Status != 200 || r.Attempts != 2 || r.Index != 0 {
+		t.Errorf("%+v", r)
+	}
+	r = iv.Invoke(t.Context(), e, []byte(`{`))
+	if kindOf(r) != "invalid_payload" || r.Attempts != 0 {
+		t.Errorf("%+v", r)
+	}
+}

@@ -75,7 +75,7 @@ const (
 	KindThrottled      ErrorKind = "throttled"       // 429 TooManyRequestsException after every retry
 	KindNotFound       ErrorKind = "not_found"       // 404: no such function, version or alias
 	KindAccessDenied   ErrorKind = "access_denied"   // 403, or no usable credentials
-	KindTimeout        ErrorKind = "timeout"         // the attempt ran out of time
+	KindTimeout        ErrorKind = "timeout"         // the attempt ran out of time (or waited too long for a slot)
 	KindConnect        ErrorKind = "connect"         // no connection, or it was lost (see MayHaveRun)
 	KindService        ErrorKind = "service"         // a 5xx from Lambda
 	KindCanceled       ErrorKind = "canceled"        // the run was interrupted before the call ended
@@ -157,7 +157,8 @@ func Classify(err error) ErrorKind {
 		return KindService
 	case status != 0:
 		return KindOther
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, fanout.ErrQueueTimeout),
+		errors.As(err, &netErr) && netErr.Timeout():
 		return KindTimeout
 	case isTransport(err):
 		return KindConnect
