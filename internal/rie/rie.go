@@ -61,9 +61,9 @@ func Build(ctx context.Context, dir, name, pkg string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, name)
+	// The caller's environment, so that the build cache a plain `go build`
+	// warmed (as CI does for the emulator) serves this build too.
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", out, pkg)
-	// A Lambda bootstrap is a static binary; cgo is not needed by either.
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("rie: go build %s: %w\n%s", pkg, err, msg)
 	}
