@@ -217,7 +217,7 @@ type countPoint struct {
 // counts returns how many tasks were running (running true) or waiting
 // for their first attempt over time, one point per change; r.mu is held.
 func (r *Recorder) counts(running bool) []countPoint {
-	var starts, ends []int64
+	starts, ends := make([]int64, 0, r.spans.n), make([]int64, 0, r.spans.n)
 	r.spans.each(func(_ int32, sp *span) {
 		end := r.last
 		if sp.has(flagFinished) {

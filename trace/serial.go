@@ -29,22 +29,31 @@ type run struct {
 // (Demand) and the limit was not 1. Then either of two shapes is serial:
 //
 //   - Serial in the slots: while two or more tasks were in flight, at most
-//     one ran 90% of that time or more. Tasks waited though the limit had
+//     one ran 90% of that time or more, and one was running at least half
+//     of the wall time (effective concurrency 0.5 or more; below that the
+//     tasks were not what took the time, as with tasks of a microsecond or
+//     a rate limit pacing short ones). Tasks waited though the limit had
 //     room, so something else held them back: a per-key limit, a rate
 //     limit, or a limit that was really 1.
 //   - Serial inside the tasks, such as a lock: every task holds a slot
 //     while it waits, so busy time and effective concurrency look high, and
 //     in steady state that is indistinguishable from parallel work of
-//     varied length (Little's law holds for both). What gives it away is
-//     that finishes come one work length apart: sorted by finish time, the
-//     median gap between finishes is at least half the shortest
-//     task, the gaps vary little (coefficient of variation at most 0.6)
-//     and seldom (1 in 8) fall below half the median; and at the start, at
-//     least 4 tasks that began before the first finish ended one after
-//     another like a staircase (the same test against the first
-//     finisher's duration), whereas parallel tasks started together finish
-//     together. This catches work of consistent length (within about 30%);
-//     work that varies more is not judged, to keep false alarms rare.
+//     varied length (Little's law holds for both). The start of the run
+//     tells them apart: at least 4 tasks began before the first one
+//     finished. If they ran serially, the j-th of them to finish waited for
+//     j-1 others, so its duration over j estimates one task's work (the
+//     median over the burst resists a task delayed by chance). Serial work
+//     then finishes one work length apart: sorted by finish time, the
+//     median gap between finishes, over the burst and over the whole run,
+//     is at least half that work; gaps seldom (1 in 8) fall below half the
+//     median; and their interquartile range is at most their median.
+//     Parallel tasks started together finish together instead, and
+//     overlapping work in steady state finishes in clusters or in a
+//     Poisson-like stream whose gaps spread far wider. On simulated runs
+//     this catches a lock around work of consistent length (within about
+//     30%) almost always and parallel work of any spread almost never
+//     (see TestSerialCheckOnSimulatedRuns); work that varies more is not
+//     judged.
 //
 // Separately, tasks that never had a companion in flight, each queued only
 // once the previous one had finished, while the executor was busy most of
@@ -84,7 +93,7 @@ func limitText(s *Summary) string {
 }
 
 func serialSlots(s *Summary, r run) string {
-	if !couldOverlap(s) || r.contended < 0.9 {
+	if !couldOverlap(s) || r.contended < 0.9 || s.Effective < 0.5 {
 		return ""
 	}
 	keyCause := "a per-key (per-host) limit"

@@ -180,12 +180,28 @@ func TestAbandonedWarning(t *testing.T) {
 func TestSerialSlotsWithVariedWork(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var jobs []job
-	for i := range 20 { // a rate limit of 10 per second, tasks of 1 to 90ms
-		start := float64(i) * 100
-		jobs = append(jobs, job{id: uint64(i + 1), queued: 0, start: start, finish: start + 1 + rng.Float64()*89})
+	start := 0.0
+	for i := range 20 { // one at a time (a per-key limit, say), tasks of 1 to 90ms
+		finish := start + 1 + rng.Float64()*89
+		jobs = append(jobs, job{id: uint64(i + 1), queued: 0, start: start, finish: finish})
+		start = finish + 0.5
 	}
 	if s := summarize(16, jobs); !s.Serial() || !strings.Contains(s.Warnings[0], "or a rate limit") {
-		t.Errorf("rate-limited run not judged serial: %q", s.Warnings)
+		t.Errorf("run one at a time not judged serial: %q", s.Warnings)
+	}
+}
+
+// Tasks far shorter than the time between their starts (a microsecond of
+// work, or a rate limit pacing short tasks) were not slowed by running one
+// at a time: no warning.
+func TestNoSerialWarningForTasksThatTookNoTime(t *testing.T) {
+	var jobs []job
+	for i := range 20 {
+		start := float64(i) * 100
+		jobs = append(jobs, job{id: uint64(i + 1), queued: 0, start: start, finish: start + 1})
+	}
+	if s := summarize(16, jobs); len(s.Warnings) != 0 {
+		t.Errorf("warnings = %q, want none", s.Warnings)
 	}
 }
 

@@ -55,13 +55,12 @@ func (k Kind) finished() bool { return k >= OK }
 // classify maps a settled task to its Kind. An abandoned task is Abandoned
 // whatever ended it: its error text says why.
 func classify(err error, abandoned bool) Kind {
-	var p *fanout.PanicError
 	switch {
 	case abandoned:
 		return Abandoned
 	case err == nil:
 		return OK
-	case errors.As(err, &p):
+	case isPanic(err):
 		return Panic
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, fanout.ErrQueueTimeout):
 		return Timeout
@@ -69,6 +68,13 @@ func classify(err error, abandoned bool) Kind {
 		return Canceled
 	}
 	return Error
+}
+
+// isPanic is apart from classify so that successful tasks do not pay for
+// errors.As's allocation.
+func isPanic(err error) bool {
+	var p *fanout.PanicError
+	return errors.As(err, &p)
 }
 
 // A Span is one task's life as recorded. Times are zero when the task did

@@ -92,14 +92,15 @@ func (s Summary) Serial() bool {
 func (r *Recorder) Summary() Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	n := r.spans.n
 	var (
-		s                 Summary
-		durs, waits       []int64
-		starts, ends      []int64 // running intervals
-		queued, gone      []int64 // queued-or-running intervals
-		done              []finish
-		first, lastFinish int64
-		keys              = keySet{}
+		s            Summary
+		durs, waits  = make([]int64, 0, n), make([]int64, 0, n)
+		starts, ends = make([]int64, 0, n), make([]int64, 0, n) // running intervals
+		queued, gone = make([]int64, 0, n), make([]int64, 0, n) // queued-or-running intervals
+		done         = make([]finish, 0, n)
+		first        int64
+		keys         = keySet{}
 	)
 	first = r.last
 	r.spans.each(func(_ int32, sp *span) {
@@ -109,7 +110,6 @@ func (r *Recorder) Summary() Summary {
 		end := r.last
 		if sp.has(flagFinished) {
 			end = sp.finished
-			lastFinish = max(lastFinish, end)
 		} else {
 			s.Unfinished++
 		}
