@@ -19,10 +19,16 @@
 // ("Executing <Task ...> took 0.699 seconds"), and the stuck-task log
 // reports a task while it is still running, which asyncio cannot.
 //
-// Lanes: each task is drawn on a lane, a concurrency slot the recorder
-// assigns itself: the lowest free lane at the task's first attempt, held
-// until the task finishes (retries included), so tasks on one lane never
-// overlap and the number of lanes is the highest concurrency observed.
+// A task's span runs from its first attempt's start to its last attempt's
+// end (retries and their backoff included). Each task is drawn on a lane,
+// a concurrency slot the recorder assigns itself from the recorded times:
+// the lowest lane free when the task started, held until it finished, so
+// tasks on one lane never overlap and the number of lanes is the highest
+// concurrency observed.
+//
+// The summary's serial-run warning is a heuristic on timing alone; see
+// [Summary.Serial] and the comment on judge in serial.go for what it
+// catches and what it cannot tell apart.
 //
 // One Recorder watches one Executor: task IDs of two executors would
 // collide.
@@ -77,13 +83,18 @@ func WithSlowest(n int) Option {
 // one span per task. It is safe for concurrent use; hooks take one mutex
 // briefly and do not allocate beyond the span store, which grows in chunks.
 //
-// Cost: about 88 bytes per task (see the span type) plus, while a task is
-// queued or running, one map entry; the label, key and error strings are
-// kept (error text cut to 256 bytes). A million tasks take about 100 MB.
-// Each hook costs a few hundred nanoseconds.
+// Cost: 88 bytes per task (measured by BenchmarkHooks: no allocation per
+// task beyond that) plus, while a task is queued or running, one map entry;
+// the label, key and error strings are kept (the label and key are the
+// caller's strings, error text is cut to 256 bytes). A million tasks take
+// about 90 MB plus their labels. The four hooks of a task cost about 300ns
+// together. With WithStuck, the watcher also keeps 16 bytes per task
+// started within the last stuck threshold.
 //
 // Summary and the exports read every span under the mutex, so hooks wait
 // while they run; call them when the work is done (or rarely during it).
+// For a million tasks Summary takes about 0.3s and 90 MB of scratch
+// memory, WriteChromeTrace 0.5s, WriteHTML 0.3s (on a 2-core machine).
 type Recorder struct {
 	cfg config
 
