@@ -101,7 +101,23 @@ func New(opts ...Option) *Executor {
 		keys:         make(map[string]*keyState),
 		groups:       make(map[context.Context]*parentGroup),
 	}
+	if e.observed {
+		now := time.Now()
+		for _, o := range e.observers {
+			if lo, ok := o.(LimitObserver); ok {
+				lo.LimitChanged(e.limit, now)
+			}
+		}
+	}
 	return e
+}
+
+// now reads the clock only for observers.
+func (e *Executor) now() time.Time {
+	if e.observed {
+		return time.Now()
+	}
+	return time.Time{}
 }
 
 // Limit returns the current concurrency limit.

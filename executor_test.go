@@ -696,7 +696,7 @@ func TestSetLimit(t *testing.T) {
 	if _, err := fanout.Gather(t.Context(), fs...); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(lo.limits) != "[4 2]" {
+	if fmt.Sprint(lo.limits) != "[1 4 2]" {
 		t.Fatalf("LimitChanged saw %v", lo.limits)
 	}
 }

@@ -53,7 +53,8 @@ type Observer interface {
 }
 
 // LimitObserver is an optional interface an Observer may implement to learn
-// when the executor's concurrency limit changes (see [Executor.SetLimit]).
+// the executor's concurrency limit: once from New, then at each change (see
+// [Executor.SetLimit]).
 type LimitObserver interface {
 	LimitChanged(limit int, at time.Time)
 }

@@ -303,9 +303,10 @@ func (t *task) runOne() (next *task) {
 		e.reacquire(t) // returns holding its slots, or once the task is done
 	}
 	t.settle(err, byReturn)
+	end := e.now() // before release: the next task may start right after it
 	next = e.release(t, stateDone, true)
 	finished = true
-	t.finish()
+	t.finishAt(end)
 	return next
 }
 
@@ -351,13 +352,14 @@ func (t *task) attempt() error {
 
 // finish reports the end of a task that holds no slot and will never run
 // again.
-func (t *task) finish() {
+func (t *task) finish() { t.finishAt(t.e.now()) }
+
+func (t *task) finishAt(now time.Time) {
 	e := t.e
 	if e.observed {
 		t.mu.Lock()
 		o := Outcome{Err: t.err, Attempts: t.attempts, Abandoned: t.abandonSeen, Settled: t.settledAt}
 		t.mu.Unlock()
-		now := time.Now()
 		for _, ob := range e.observers {
 			ob.TaskFinished(t.info, o, now)
 		}

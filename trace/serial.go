@@ -188,7 +188,7 @@ func serialSubmits(s *Summary, done []finish) string {
 	if s.Demand != 1 || len(done) < minSerialTasks || s.Effective < 0.5 {
 		return ""
 	}
-	return fmt.Sprintf("serial submission: %d tasks ran one after another because each was submitted "+
+	return fmt.Sprintf(serialPrefix+"%d tasks ran one after another because each was submitted "+
 		"only after the previous one had finished (never more than 1 in flight). "+
 		"Likely cause: awaiting each future before submitting the next; submit them all first, then await them "+
 		"(or use Map or Gather)", len(done))

@@ -158,7 +158,7 @@ func TestSerialSubmission(t *testing.T) {
 		jobs = append(jobs, job{id: uint64(i + 1), queued: at, start: at, finish: at + 10})
 	}
 	s := summarize(8, jobs)
-	if s.Serial() || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "each was submitted only after the previous one had finished") {
+	if !s.Serial() || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "each was submitted only after the previous one had finished") {
 		t.Fatalf("warnings = %q, want one about awaiting each task before submitting the next", s.Warnings)
 	}
 	// Tasks arriving slowly on their own (the executor mostly idle) are fine.

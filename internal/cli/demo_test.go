@@ -31,7 +31,7 @@ func TestDemo(t *testing.T) {
 	if n := strings.Count(text, "fanout: task "); n != 12 {
 		t.Errorf("%d task lines, want 12", n)
 	}
-	if !strings.Contains(text, "warns: serial submission") {
+	if !serial.summary.Serial() || !strings.Contains(text, "warns: serial run") || !strings.Contains(text, "submitted only after the previous one had finished") {
 		t.Errorf("the serial run must be flagged as the seed's bug:\n%s", text)
 	}
 	for _, want := range []string{"1. The seed's trap", "2. With fanout", "wall time", "speed-up", "effective concurrency", "peak running at once", timeline} {
