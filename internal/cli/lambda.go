@@ -69,6 +69,8 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 		return usagef("lambda", "--function is required")
 	case len(payloads) > 0 && common.Input != "":
 		return usagef("lambda", "give payloads with --payload or with -i, not both")
+	case len(payloads) == 0 && common.Input == "" && (env.StdinTTY || env.Stdin == nil):
+		return usagef("lambda", "no payloads: give them with --payload, with -i FILE, or on stdin")
 	}
 	tmpl.InvocationType = types.InvocationType(invocation)
 	tmpl.LogType = types.LogType(logType)

@@ -210,6 +210,12 @@ func TestLambdaUsageErrors(t *testing.T) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
 	}
+	// No payloads and a terminal for stdin.
+	var out, errOut strings.Builder
+	err := Run(t.Context(), Env{Stdout: &out, Stderr: &errOut, StdinTTY: true}, []string{"lambda", "--function", "fn", "--endpoint-url", s.URL()})
+	if !isUsage(err) || !strings.Contains(err.Error(), "--payload") {
+		t.Errorf("no payloads: %v", err)
+	}
 	if s.Stats().Requests != 0 {
 		t.Errorf("%d requests sent by wrong command lines", s.Stats().Requests)
 	}
