@@ -3,8 +3,10 @@
 // only package main turns errors into exit codes (see ExitCode), so deferred
 // flushes always run.
 //
-// The streaming subcommands (`fanout http`, `fanout lambda`) share their
-// plumbing here:
+// The subcommands are http.go (`fanout http`), lambda.go (`fanout lambda`)
+// and demo.go (`fanout demo`). The two streaming ones share their plumbing:
+//   - stream.go: runStream, the whole run of a streaming subcommand from
+//     input to output;
 //   - common.go: the shared flags (-c, --rate, --timeout, --retries,
 //     --unordered, -o, -i, --slow, --trace, --timeline, --summary,
 //     --progress) and the executor and recorder they configure;

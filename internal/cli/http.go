@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fanout-go/fanout"
 	"github.com/fanout-go/fanout/httpcheck"
 )
 
@@ -72,38 +71,16 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return usagef("http", "%v", err)
 	}
-	lines, total, input, err := openInput("http", env, common.Input, urls, maxURLLine, "URLs")
-	if err != nil {
-		return err
-	}
-	if input != nil {
-		defer input.Close()
-	}
-
-	ctx, stop := Interruptible(ctx, env.Stderr)
-	defer stop()
-	records, readErr := readAhead(ctx, lines)
-	s := common.Start(env, total, "URLs")
-	e := fanout.New(s.ExecutorOptions(checker.ExecutorOptions()...)...)
-	in := func(yield func(httpcheck.Input) bool) {
-		for l := range records {
-			if !yield(httpcheck.Input{URL: l.Text, Err: l.Err}) {
-				return
-			}
-		}
-	}
-	results := checker.CheckAll(ctx, e, in)
-	if common.Unordered {
-		results = checker.CheckAllUnordered(ctx, e, in)
-	}
-	err = Drive(ctx, s, results, httpRecords, func() {
-		e.Close()
-		checker.Close()
+	return runStream(ctx, env, &common, streamJob[httpcheck.Input, httpcheck.Result]{
+		cmd: "http", noun: "URLs", taskNoun: "URLs",
+		args: urls, maxLine: maxURLLine, skipComments: true, readAhead: 256,
+		input:     func(l Line) httpcheck.Input { return httpcheck.Input{URL: l.Text, Err: l.Err} },
+		execOpts:  checker.ExecutorOptions(),
+		ordered:   checker.CheckAll,
+		unordered: checker.CheckAllUnordered,
+		records:   httpRecords,
+		close:     checker.Close,
 	})
-	if err := readErr(); err != nil {
-		return fmt.Errorf("reading the input: %w", err)
-	}
-	return err
 }
 
 // lineSource yields input records and says afterwards whether reading
@@ -120,16 +97,17 @@ func (a argSource) Err() error            { return nil }
 
 // openInput chooses where a streaming subcommand's records come from: the
 // positional arguments, -i FILE ("-" for stdin), or stdin when it is not a
-// terminal. It returns the records, their number when known (else -1), and
-// the file to close, if any. An unreadable file is a usage error.
-func openInput(cmd string, env Env, path string, args []string, maxLine int, noun string) (lineSource, int, io.Closer, error) {
+// terminal. Lines starting with # are skipped when skipComments. It returns
+// the records, their number when known (else -1), and the file to close, if
+// any. An unreadable file is a usage error.
+func openInput(cmd string, env Env, path string, args []string, maxLine int, noun string, skipComments bool) (lineSource, int, io.Closer, error) {
 	switch {
 	case len(args) > 0 && path != "":
 		return nil, 0, nil, usagef(cmd, "give %s either as arguments or with -i, not both", noun)
 	case len(args) > 0:
 		return argSource(ArgLines(args, maxLine)), len(args), nil, nil
 	case path == "-":
-		return NewLineReader(env.Stdin, maxLine, true), -1, nil, nil
+		return NewLineReader(env.Stdin, maxLine, skipComments), -1, nil, nil
 	case path != "":
 		f, err := os.Open(path)
 		if err != nil {
@@ -139,9 +117,9 @@ func openInput(cmd string, env Env, path string, args []string, maxLine int, nou
 			f.Close()
 			return nil, 0, nil, usagef(cmd, "cannot read the input: %s is a directory", path)
 		}
-		return NewLineReader(f, maxLine, true), -1, f, nil
+		return NewLineReader(f, maxLine, skipComments), -1, f, nil
 	case !env.StdinTTY && env.Stdin != nil:
-		return NewLineReader(env.Stdin, maxLine, true), -1, nil, nil
+		return NewLineReader(env.Stdin, maxLine, skipComments), -1, nil, nil
 	}
 	return nil, 0, nil, usagef(cmd, "no %s: give them as arguments, with -i FILE, or on stdin", noun)
 }

@@ -165,20 +165,17 @@ func ArgLines(args []string, maxBytes int) iter.Seq[Line] {
 	}
 }
 
-// lineBuffer is how many records a background reader (see readAhead) may
-// read ahead of the run.
-const lineBuffer = 256
-
-// readAhead reads src's records in a goroutine and yields them until ctx
+// readAhead reads src's records in a goroutine, at most buffer ahead of the
+// run, and yields them until ctx
 // ends. A read blocked on a quiet pipe (`tail -f urls | fanout http`) then
 // cannot hold up an interrupted run: the iteration returns at once, and the
 // reader stays blocked until the input moves or the process exits. Records
 // read ahead but not yielded when ctx ends get no output record: they come
 // after every yielded one, so the output stays a prefix of the input.
-func readAhead(ctx context.Context, src lineSource) (_ iter.Seq[Line], readErr func() error) {
+func readAhead(ctx context.Context, src lineSource, buffer int) (_ iter.Seq[Line], readErr func() error) {
 	var err error
 	seq := func(yield func(Line) bool) {
-		ch := make(chan Line, lineBuffer)
+		ch := make(chan Line, buffer)
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		go func() {

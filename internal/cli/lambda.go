@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/fanout-go/fanout"
 	"github.com/fanout-go/fanout/lambdainvoke"
 )
 
@@ -32,7 +31,7 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 	)
 	fs := NewFlagSet("lambda", "fanout lambda --function NAME [flags]\n\n"+
 		"Invokes an AWS Lambda function once per JSON payload, concurrently, and writes one record per payload.\n"+
-		"Payloads come from --payload, from -i FILE, or from stdin: one JSON document per line, blank and # lines skipped.\n"+
+		"Payloads come from --payload, from -i FILE, or from stdin: one JSON document per line, blank lines skipped.\n"+
 		"Credentials, region and endpoint come from the usual AWS configuration (AWS_* variables, ~/.aws files, roles).")
 	common.Register(fs, env, Defaults{
 		Concurrency: 10,
@@ -96,34 +95,17 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 		}
 	}
 
-	lines, total, input, err := openInput("lambda", env, common.Input, payloads, maxPayloadLine, "payloads")
-	if err != nil {
-		return err
-	}
-	if input != nil {
-		defer input.Close()
-	}
-	ctx, stop := Interruptible(ctx, env.Stderr)
-	defer stop()
-	records, readErr := readAhead(ctx, lines)
-	s := common.Start(env, total, "invocations")
-	e := fanout.New(s.ExecutorOptions(iv.ExecutorOptions()...)...)
-	in := func(yield func(lambdainvoke.Input) bool) {
-		for l := range records {
-			if !yield(payloadInput(l)) {
-				return
-			}
-		}
-	}
-	results := iv.InvokeAll(ctx, e, in)
-	if common.Unordered {
-		results = iv.InvokeAllUnordered(ctx, e, in)
-	}
-	err = Drive(ctx, s, results, lambdaRecords, e.Close)
-	if err := readErr(); err != nil {
-		return fmt.Errorf("reading the input: %w", err)
-	}
-	return err
+	return runStream(ctx, env, &common, streamJob[lambdainvoke.Input, lambdainvoke.Result]{
+		cmd: "lambda", noun: "payloads", taskNoun: "invocations",
+		// Every non-blank line is a payload: a # line is invalid JSON and
+		// gets its record. Payloads may be 6 MB each: read few ahead.
+		args: payloads, maxLine: maxPayloadLine, skipComments: false, readAhead: 8,
+		input:     payloadInput,
+		execOpts:  iv.ExecutorOptions(),
+		ordered:   iv.InvokeAll,
+		unordered: iv.InvokeAllUnordered,
+		records:   lambdaRecords,
+	})
 }
 
 // payloadInput turns an input line into a payload; an unreadable line

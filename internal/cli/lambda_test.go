@@ -83,16 +83,19 @@ func TestLambdaOneRecordPerLineInOrder(t *testing.T) {
 	for i := range 20 {
 		// Early lines answer last.
 		p := fmt.Sprintf(`{"id":%d,"sleep_ms":%d}`, i, (20-i)*3)
-		if i == 7 {
+		switch i {
+		case 7:
 			p = `{"id":` // not JSON
+		case 11:
+			p = `# a comment is not JSON either: it gets its record too`
 		}
 		want = append(want, p)
 		fmt.Fprintf(&in, "  %s\n\n", p)
 	}
 	out, stderr, err := runCLI(t, in.String(), "lambda", "--function", "fn", "--endpoint-url", s.URL(), "-c", "5")
 	var failed *FailedError
-	if !errors.As(err, &failed) || failed.Failed != 1 || failed.Total != 20 {
-		t.Fatalf("err = %v, want 1 of 20 failed; stderr %s", err, stderr)
+	if !errors.As(err, &failed) || failed.Failed != 2 || failed.Total != 20 {
+		t.Fatalf("err = %v, want 2 of 20 failed; stderr %s", err, stderr)
 	}
 	recs := decodeLambda(t, out)
 	if len(recs) != 20 {
@@ -102,14 +105,16 @@ func TestLambdaOneRecordPerLineInOrder(t *testing.T) {
 		switch {
 		case r.Index != i:
 			t.Errorf("record %d has index %d", i, r.Index)
-		case i == 7 && (r.ErrorKind != "invalid_payload" || r.Attempts != 0):
-			t.Errorf("record 7 = %+v, want invalid_payload without a call", r)
-		case i != 7 && (r.Status != 200 || string(r.Response) != want[i] || r.Attempts != 1 || r.ExecutedVersion != "$LATEST"):
+		case i == 7 || i == 11:
+			if r.ErrorKind != "invalid_payload" || r.Attempts != 0 {
+				t.Errorf("record %d = %+v, want invalid_payload without a call", i, r)
+			}
+		case (r.Status != 200 || string(r.Response) != want[i] || r.Attempts != 1 || r.ExecutedVersion != "$LATEST"):
 			t.Errorf("record %d = %+v", i, r)
 		}
 	}
-	if st := s.Stats(); st.MaxInFlight > 5 || st.Requests != 19 {
-		t.Errorf("server stats %+v: want 19 requests, at most 5 at once", st)
+	if st := s.Stats(); st.MaxInFlight > 5 || st.Requests != 18 {
+		t.Errorf("server stats %+v: want 18 requests, at most 5 at once", st)
 	}
 	if stderr != "" {
 		t.Errorf("stderr %q: want nothing without --summary", stderr)

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/fanout-go/fanout"
+)
+
+// streamJob is what a streaming subcommand (http, lambda) plugs into
+// runStream: where its records come from, how a line becomes a task's
+// input, and how inputs become results on an executor.
+type streamJob[In, R any] struct {
+	cmd, noun, taskNoun string
+	args                []string // records given on the command line
+	maxLine             int      // longest line read as a record
+	skipComments        bool     // skip lines starting with #
+	readAhead           int      // records read ahead of the run
+	input               func(Line) In
+	execOpts            []fanout.Option
+	ordered, unordered  func(context.Context, *fanout.Executor, iter.Seq[In]) iter.Seq[R]
+	records             Records[R]
+	close               func() // after the executor is closed; may be nil
+}
+
+// runStream reads the job's records, runs them on an executor configured by
+// the shared flags, and writes one output record per input record, with
+// interrupt handling, progress and the trace outputs.
+func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[In, R]) error {
+	lines, total, input, err := openInput(j.cmd, env, c.Input, j.args, j.maxLine, j.noun, j.skipComments)
+	if err != nil {
+		return err
+	}
+	if input != nil {
+		defer input.Close()
+	}
+	ctx, stop := Interruptible(ctx, env.Stderr)
+	defer stop()
+	records, readErr := readAhead(ctx, lines, j.readAhead)
+	s := c.Start(env, total, j.taskNoun)
+	e := fanout.New(s.ExecutorOptions(j.execOpts...)...)
+	in := func(yield func(In) bool) {
+		for l := range records {
+			if !yield(j.input(l)) {
+				return
+			}
+		}
+	}
+	all := j.ordered
+	if c.Unordered {
+		all = j.unordered
+	}
+	err = Drive(ctx, s, all(ctx, e, in), j.records, func() {
+		e.Close()
+		if j.close != nil {
+			j.close()
+		}
+	})
+	if rerr := readErr(); rerr != nil {
+		return fmt.Errorf("reading the input: %w", rerr)
+	}
+	return err
+}
