@@ -36,7 +36,6 @@ type Executor struct {
 	queueCap     int // < 0: unbounded
 
 	nextID         atomic.Uint64
-	submitted      atomic.Uint64
 	completed      atomic.Uint64
 	failed         atomic.Uint64
 	canceled       atomic.Uint64
@@ -156,7 +155,7 @@ func (e *Executor) Stats() Stats {
 	e.mu.Lock()
 	s := Stats{Limit: e.limit, Running: e.running, Waiting: e.waiting, Retrying: e.backoff.n}
 	e.mu.Unlock()
-	s.Submitted = e.submitted.Load()
+	s.Submitted = e.nextID.Load() // one ID per Submit
 	s.Completed = e.completed.Load()
 	s.Failed = e.failed.Load()
 	s.Canceled = e.canceled.Load()
@@ -220,17 +219,20 @@ func (e *Executor) closeLocked() {
 // taskGone counts an admitted task out.
 func (e *Executor) taskGone() {
 	e.mu.Lock()
+	e.goneLocked()
+	e.mu.Unlock()
+}
+
+func (e *Executor) goneLocked() {
 	e.live--
 	if e.live == 0 && e.closed {
 		close(e.idle)
 	}
-	e.mu.Unlock()
 }
 
 // submit admits t, blocking while the queue is full, and starts it when a
 // slot is free.
 func (e *Executor) submit(t *task) {
-	e.submitted.Add(1)
 	t.info.ID = e.nextID.Add(1)
 	if e.observed {
 		now := time.Now()
@@ -564,6 +566,12 @@ func (e *Executor) release(t *task, next taskState, adopt bool) (adopted *task) 
 		e.backoff.push(t)
 	case stateDone:
 		e.leaveGroupLocked(t)
+		if !e.observed && t.admitted {
+			// Without observers there is no TaskFinished to deliver before
+			// Close may return: count the task out now, saving a lock.
+			e.goneLocked()
+			t.admitted = false
+		}
 	}
 	if s := e.dispatchLocked(); s != nil {
 		starts = link(starts, s)

@@ -61,6 +61,11 @@ func Submit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T
 // If ctx ends first, Await returns ctx's cause at once and the task goes on
 // (cancel it with Cancel to stop it).
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
+	cancel := ctx.Done()
+	if cancel == nil { // context.Background and the like: a plain receive is cheaper than select
+		<-f.t.done
+		return f.val, f.t.err
+	}
 	select {
 	case <-f.t.done:
 		return f.val, f.t.err
@@ -69,7 +74,7 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 	select {
 	case <-f.t.done:
 		return f.val, f.t.err
-	case <-ctx.Done():
+	case <-cancel:
 		var zero T
 		return zero, context.Cause(ctx)
 	}

@@ -79,7 +79,6 @@ type task struct {
 	done       chan struct{}
 	settled    bool
 	err        error // the future's error
-	ctxErr     error // what Err returns once done
 	settledAt  time.Time
 	afters     []*afterFunc // stoppable callbacks (AfterFunc)
 	notify1    func()       // first internal callback, kept inline to save an allocation
@@ -104,9 +103,10 @@ func (t *task) Err() error {
 	default:
 		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.ctxErr
+	if errors.Is(t.err, context.DeadlineExceeded) { // t.err is set before done closes
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
 }
 
 // Value returns the values of the context given to Submit. (context.Cause on
@@ -196,14 +196,8 @@ func (t *task) settle(err error, how settleKind) bool {
 	}
 	t.settled = true
 	t.err = err
-	switch {
-	case err == nil:
+	if err == nil {
 		t.r.commit()
-		t.ctxErr = context.Canceled
-	case errors.Is(err, context.DeadlineExceeded):
-		t.ctxErr = context.DeadlineExceeded
-	default:
-		t.ctxErr = context.Canceled
 	}
 	if e.observed {
 		t.settledAt = time.Now()
