@@ -464,6 +464,7 @@ func TestPanicBecomesError(t *testing.T) {
 			t.Fatal("a panic with an error value must unwrap to it")
 		}
 	}
+	ex.Close()
 	if s := ex.Stats(); s.Failed != 2 || s.Running != 0 {
 		t.Fatalf("stats %+v", s)
 	}
