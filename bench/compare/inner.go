@@ -157,8 +157,8 @@ func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*gro
 				if req1, conn1, ok1 := counted.counters(); ok0 && ok1 {
 					o.requests, o.conns = req1-req0, conn1-conn0
 				}
-				logf("  %s, peak RSS %d MB, %d requests on %d connections, %s%s", o.wall.Round(time.Millisecond),
-					o.rssKB>>10, o.requests, o.conns, o.verdict, errSuffix(o))
+				logf("  %s, peak RSS %d MB, CPU %s, %d requests on %d connections, %s%s", o.wall.Round(time.Millisecond),
+					o.rssKB>>10, o.cpu.Round(10*time.Millisecond), o.requests, o.conns, o.verdict, errSuffix(o))
 				cl.runs = append(cl.runs, o)
 				// Let the sockets of the last run close before the next.
 				time.Sleep(300 * time.Millisecond)
@@ -187,9 +187,6 @@ type server struct {
 	log   *os.File
 	urls  []string
 	stats chan string // "stats ..." lines, answers to SIGUSR1
-	// counts is set for the HTTP test server, which answers SIGUSR1 (the
-	// signal would end the Lambda server).
-	counts bool
 }
 
 // startServer starts one of the test server commands, which print their
@@ -213,8 +210,7 @@ func startServer(ctx context.Context, work, exe string, args ...string) (*server
 		logFile.Close()
 		return nil, err
 	}
-	s := &server{cmd: cmd, stdin: stdin, log: logFile, stats: make(chan string, 1),
-		counts: filepath.Base(exe) == "testserver"}
+	s := &server{cmd: cmd, stdin: stdin, log: logFile, stats: make(chan string, 1)}
 	sc := bufio.NewScanner(stdout)
 	for len(s.urls) < wantURLs(exe) && sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "http") {
@@ -239,11 +235,8 @@ func startServer(ctx context.Context, work, exe string, args ...string) (*server
 }
 
 // counters asks the server for its request and connection counts; ok is
-// false when it does not answer or does not count.
+// false when it does not answer.
 func (s *server) counters() (requests, conns int64, ok bool) {
-	if !s.counts {
-		return 0, 0, false
-	}
 	select {
 	case <-s.stats: // a stale answer
 	default:

@@ -73,6 +73,9 @@ func render(cfg config, e *env, groups []*group) string {
 		rounds = "1 run"
 	}
 	for _, g := range groups {
+		if !g.measured() {
+			continue // not reached yet: an interrupted run
+		}
 		w := g.w
 		fmt.Fprintf(&b, "### %s, C=%d", w.name, g.conc)
 		if ideal := w.ideal(g.conc); ideal > 0 {
@@ -127,6 +130,16 @@ func render(cfg config, e *env, groups []*group) string {
 	return b.String()
 }
 
+// measured reports whether any contender of g ran or was left out.
+func (g *group) measured() bool {
+	for _, cl := range g.cells {
+		if len(cl.runs) > 0 || cl.skipped != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // refMedian is the median wall time of fanout at the group's concurrency.
 func refMedian(g *group) time.Duration {
 	for _, cl := range g.cells {
@@ -161,7 +174,7 @@ func targets(cfg config, groups []*group) string {
 	if g := find("http", false, 500); g != nil {
 		if m := refMedian(g); m > 0 {
 			x := float64(m) / float64(g.w.ideal(g.conc))
-			fmt.Fprintf(&b, "- `fanout http` at %s, C=500: %.2fx the ideal (target at most %.2gx): %s\n",
+			fmt.Fprintf(&b, "- `fanout http` at %s, C=500: %.2fx the ideal (target at most %.2fx): %s\n",
 				g.w.name, x, targetHTTPIdeal, verdict(x <= targetHTTPIdeal))
 		}
 	}
@@ -208,7 +221,7 @@ func targets(cfg config, groups []*group) string {
 		}
 		if m := refMedian(g); m > 0 {
 			x := float64(m) / float64(g.w.ideal(g.conc))
-			fmt.Fprintf(&b, "- `fanout lambda` at %s, C=%d: %.2fx the ideal (target at most %.2gx): %s\n",
+			fmt.Fprintf(&b, "- `fanout lambda` at %s, C=%d: %.2fx the ideal (target at most %.2fx): %s\n",
 				g.w.name, g.conc, x, targetLambdaIdeal, verdict(x <= targetLambdaIdeal))
 		}
 	}

@@ -8,7 +8,9 @@
 // It prints its base URL to stdout, such as http://127.0.0.1:41234, and
 // serves until SIGINT or SIGTERM, or until its standard input reaches end of
 // file when started with -stdin, so it never outlives the process that
-// started it. Every function name exists; each call runs for -delay plus the
+// started it. On SIGUSR1 it prints its counters to stdout as one line,
+// "stats requests=N connections=M", as internal/cmd/testserver does, for
+// bench/compare. Every function name exists; each call runs for -delay plus the
 // payload's sleep_ms, and the payload drives errors as the package documents.
 package main
 
@@ -46,6 +48,11 @@ func run() error {
 		return err
 	}
 	defer srv.Close()
+	// Listen for SIGUSR1 before printing the URL: whoever reads it may ask
+	// for the counters at once.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	fmt.Println(srv.URL())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -55,7 +62,15 @@ func run() error {
 			stop()
 		}()
 	}
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-usr1:
+			st := srv.Stats()
+			fmt.Printf("stats requests=%d connections=%d\n", st.Requests, st.Connections)
+		case <-ctx.Done():
+			done = true
+		}
+	}
 	st := srv.Stats()
 	fmt.Fprintf(os.Stderr, "fanout: lambdaserver: %d requests, %d invocations, %d throttled, %d connections, at most %d at once\n",
 		st.Requests, st.Invocations, st.Throttled, st.Connections, st.MaxInFlight)
