@@ -289,7 +289,7 @@ func (e *Executor) submit(t *task) {
 		e.mu.Unlock()
 		stop := context.AfterFunc(t.parent, func() { t.cancel(context.Cause(t.parent), byCancel) })
 		t.mu.Lock()
-		t.stopParent = stop
+		t.moreLocked().stopParent = stop
 		t.mu.Unlock()
 		e.mu.Lock()
 	}
@@ -430,10 +430,7 @@ func (e *Executor) enterGlobalLocked(t *task) *task {
 }
 
 func (e *Executor) grantLocked(t *task) {
-	if t.qtimer != nil {
-		t.qtimer.Stop()
-		t.qtimer = nil
-	}
+	t.stopQueueTimerLocked()
 	e.running++
 	e.active.push(t)
 	t.state = stateRunning
@@ -471,19 +468,27 @@ func (e *Executor) start(starts *task) {
 		if t.spawn {
 			go t.run()
 		} else {
-			t.wake <- struct{}{}
+			t.wait.wake <- struct{}{} // made by reacquire before it queued t
 		}
 		t = next
 	}
 }
 
 func (e *Executor) armQueueTimerLocked(t *task) {
-	if e.queueTimeout <= 0 || t.qtimer != nil {
+	if e.queueTimeout <= 0 || t.wait != nil && t.wait.qtimer != nil {
 		return
 	}
-	t.qgen++
-	gen := t.qgen
-	t.qtimer = time.AfterFunc(e.queueTimeout, func() { e.queueTimedOut(t, gen) })
+	w := t.waitLocked()
+	w.qgen++
+	gen := w.qgen
+	w.qtimer = time.AfterFunc(e.queueTimeout, func() { e.queueTimedOut(t, gen) })
+}
+
+func (t *task) stopQueueTimerLocked() {
+	if w := t.wait; w != nil && w.qtimer != nil {
+		w.qtimer.Stop()
+		w.qtimer = nil
+	}
 }
 
 // queueTimedOut fails t with ErrQueueTimeout if it is still waiting on the
@@ -491,11 +496,12 @@ func (e *Executor) armQueueTimerLocked(t *task) {
 // granted its slot at the same moment is never abandoned by its timer.
 func (e *Executor) queueTimedOut(t *task, gen uint32) {
 	e.mu.Lock()
-	if t.qtimer == nil || t.qgen != gen || (t.state != stateWaitKey && t.state != stateWaitGlobal) {
+	w := t.wait
+	if w == nil || w.qtimer == nil || w.qgen != gen || (t.state != stateWaitKey && t.state != stateWaitGlobal) {
 		e.mu.Unlock()
 		return
 	}
-	t.qtimer = nil
+	w.qtimer = nil
 	starts := e.removeWaitingLocked(t)
 	own := !t.hasRoutine
 	e.mu.Unlock()
@@ -509,10 +515,7 @@ func (e *Executor) queueTimedOut(t *task, gen uint32) {
 // removeWaitingLocked takes a waiting task out of its queue, gives back its
 // key slot, and marks it done.
 func (e *Executor) removeWaitingLocked(t *task) (starts *task) {
-	if t.qtimer != nil {
-		t.qtimer.Stop()
-		t.qtimer = nil
-	}
+	t.stopQueueTimerLocked()
 	t.list.remove(t)
 	e.waiting--
 	t.state = stateDone
@@ -611,8 +614,9 @@ func (e *Executor) reacquire(t *task) {
 		return
 	}
 	e.backoff.remove(t)
-	if t.wake == nil {
-		t.wake = make(chan struct{}, 1)
+	w := t.waitLocked()
+	if w.wake == nil {
+		w.wake = make(chan struct{}, 1)
 	}
 	granted := e.enqueueLocked(t) != nil
 	if granted {
@@ -623,7 +627,7 @@ func (e *Executor) reacquire(t *task) {
 		return
 	}
 	select {
-	case <-t.wake:
+	case <-w.wake:
 	case <-t.done:
 	}
 }

@@ -68,22 +68,50 @@ type task struct {
 	hasRoutine  bool // a goroutine runs or waits for this task
 	spawn       bool // set by grant: start a goroutine (else wake the one waiting)
 	startNext   *task
-	qtimer      *time.Timer
-	qgen        uint32
+	wait        *waitExtra    // queue timer and wake-up, made when first needed
 	wake        chan struct{} // grant signal for a goroutine waiting after a backoff
 	phase       atomic.Int32
 	attempts    int // written by the task's goroutine only
 	abandonSeen bool
 
-	mu         sync.Mutex // guards the fields below
-	done       chan struct{}
-	settled    bool
-	err        error // the future's error
-	settledAt  time.Time
+	mu      sync.Mutex // guards the fields below
+	done    chan struct{}
+	settled bool
+	err     error        // the future's error
+	notify1 func()       // first internal callback, inline: Gather and Map use one
+	more    *settleExtra // the rest, made when first needed
+}
+
+// waitExtra is the part of a task only some tasks need while they wait,
+// guarded by the Executor's mutex. Keeping it out of task keeps a Future
+// small: each allocation is zeroed and scanned by the garbage collector.
+type waitExtra struct {
+	qtimer *time.Timer
+	qgen   uint32
+	wake   chan struct{} // grant signal for a goroutine waiting after a backoff
+}
+
+func (t *task) waitLocked() *waitExtra {
+	if t.wait == nil {
+		t.wait = new(waitExtra)
+	}
+	return t.wait
+}
+
+// settleExtra is the part of a task's settlement state only some tasks
+// need, guarded by task.mu.
+type settleExtra struct {
 	afters     []*afterFunc // stoppable callbacks (AfterFunc)
-	notify1    func()       // first internal callback, kept inline to save an allocation
-	notify     []func()     // further internal callbacks
+	notify     []func()     // internal callbacks after notify1
 	stopParent func() bool
+	settledAt  time.Time
+}
+
+func (t *task) moreLocked() *settleExtra {
+	if t.more == nil {
+		t.more = new(settleExtra)
+	}
+	return t.more
 }
 
 type afterFunc struct{ f func() }
@@ -131,14 +159,15 @@ func (t *task) AfterFunc(f func()) (stop func() bool) {
 		return func() bool { return false }
 	}
 	a := &afterFunc{f: f}
-	t.afters = append(t.afters, a)
+	m := t.moreLocked()
+	m.afters = append(m.afters, a)
 	t.mu.Unlock()
 	return func() bool {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		for i, x := range t.afters {
+		for i, x := range m.afters {
 			if x == a {
-				t.afters = append(t.afters[:i], t.afters[i+1:]...)
+				m.afters = append(m.afters[:i], m.afters[i+1:]...)
 				return true
 			}
 		}
@@ -160,7 +189,8 @@ func (t *task) onSettle(f func()) {
 	case t.notify1 == nil:
 		t.notify1 = f
 	default:
-		t.notify = append(t.notify, f)
+		m := t.moreLocked()
+		m.notify = append(m.notify, f)
 	}
 	t.mu.Unlock()
 }
@@ -200,7 +230,7 @@ func (t *task) settle(err error, how settleKind) bool {
 		t.r.commit()
 	}
 	if e.observed {
-		t.settledAt = time.Now()
+		t.moreLocked().settledAt = time.Now()
 	}
 	if how != byReturn && t.phase.CompareAndSwap(phaseCalling, phaseAbandoned) {
 		e.abandoned.Add(1)
@@ -214,8 +244,15 @@ func (t *task) settle(err error, how settleKind) bool {
 	default:
 		e.failed.Add(1)
 	}
-	afters, stop, n1, ns := t.afters, t.stopParent, t.notify1, t.notify
-	t.afters, t.stopParent, t.notify1, t.notify = nil, nil, nil, nil
+	n1 := t.notify1
+	t.notify1 = nil
+	var afters []*afterFunc
+	var ns []func()
+	var stop func() bool
+	if m := t.more; m != nil {
+		afters, ns, stop = m.afters, m.notify, m.stopParent
+		m.afters, m.notify, m.stopParent = nil, nil, nil
+	}
 	close(t.done)
 	t.mu.Unlock()
 
@@ -352,7 +389,10 @@ func (t *task) finishAt(now time.Time) {
 	e := t.e
 	if e.observed {
 		t.mu.Lock()
-		o := Outcome{Err: t.err, Attempts: t.attempts, Abandoned: t.abandonSeen, Settled: t.settledAt}
+		o := Outcome{Err: t.err, Attempts: t.attempts, Abandoned: t.abandonSeen}
+		if t.more != nil {
+			o.Settled = t.more.settledAt
+		}
 		t.mu.Unlock()
 		for _, ob := range e.observers {
 			ob.TaskFinished(t.info, o, now)
