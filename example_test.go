@@ -2,6 +2,7 @@ package fanout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -107,4 +108,105 @@ func ExampleRetryAfter() {
 	v, err := f.Await(context.Background())
 	fmt.Println(v, err, "after", calls, "calls")
 	// Output: 200 <nil> after 2 calls
+}
+
+// GatherAll keeps every outcome, errors included, like asyncio.gather with
+// return_exceptions=True.
+func ExampleGatherAll() {
+	ex := fanout.New()
+	defer ex.Close()
+	ctx := context.Background()
+	half := func(n int) *fanout.Future[int] {
+		return fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) {
+			if n%2 != 0 {
+				return 0, fmt.Errorf("%d is odd", n)
+			}
+			return n / 2, nil
+		})
+	}
+	for i, r := range fanout.GatherAll(ctx, half(4), half(3), half(10)) {
+		fmt.Println(i, r.Value, r.Err)
+	}
+	// Output:
+	// 0 2 <nil>
+	// 1 0 3 is odd
+	// 2 5 <nil>
+}
+
+// Cancel settles a future at once; a task still waiting for a slot never
+// runs.
+func ExampleFuture_Cancel() {
+	ex := fanout.New(fanout.WithLimit(1))
+	defer ex.Close()
+	ctx := context.Background()
+	release := make(chan struct{})
+	busy := fanout.Submit(ctx, ex, func(ctx context.Context) (string, error) {
+		<-release
+		return "busy", nil
+	})
+	queued := fanout.Submit(ctx, ex, func(ctx context.Context) (string, error) {
+		return "never runs", nil
+	})
+	queued.Cancel()
+	_, err := queued.Await(ctx)
+	fmt.Println(err)
+	close(release)
+	fmt.Println(busy.Await(ctx))
+	// Output:
+	// context canceled
+	// busy <nil>
+}
+
+// A per-key limit caps the calls to one host, on top of the overall limit.
+func ExampleWithKeyLimit() {
+	ex := fanout.New(fanout.WithLimit(50), fanout.WithKeyLimit(2))
+	defer ex.Close()
+	var running, most atomic.Int32
+	var fs []*fanout.Future[int]
+	for range 10 {
+		fs = append(fs, fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+			n := running.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(5 * time.Millisecond)
+			running.Add(-1)
+			return 200, nil
+		}, fanout.WithKey("api.example.com")))
+	}
+	fanout.Gather(context.Background(), fs...)
+	fmt.Println("most at once for api.example.com:", most.Load())
+	// Output: most at once for api.example.com: 2
+}
+
+// Stats counts what the executor did, abandoned calls included.
+func ExampleExecutor_Stats() {
+	ex := fanout.New()
+	ctx := context.Background()
+	fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) { return 1, nil })
+	fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) { return 0, fmt.Errorf("no") })
+	ex.Close()
+	s := ex.Stats()
+	fmt.Println(s.Submitted, s.Completed, s.Failed, s.Running)
+	// Output: 2 1 1 0
+}
+
+// Shutdown cancels what is queued and running, and waits for it.
+func ExampleExecutor_Shutdown() {
+	ex := fanout.New(fanout.WithLimit(1))
+	ctx := context.Background()
+	started := make(chan struct{})
+	running := fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done() // a well-behaved call returns when its context ends
+		return 0, ctx.Err()
+	})
+	queued := fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) { return 1, nil })
+	<-started
+	fmt.Println(ex.Shutdown(ctx))
+	_, err1 := running.Await(ctx)
+	_, err2 := queued.Await(ctx)
+	fmt.Println(errors.Is(err1, fanout.ErrClosed), errors.Is(err2, context.Canceled))
+	// Output:
+	// <nil>
+	// true true
 }
