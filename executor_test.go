@@ -835,7 +835,7 @@ func TestGo(t *testing.T) {
 	if v != 42 || err != nil {
 		t.Fatalf("%v %v", v, err)
 	}
-	if fanout.Default() != fanout.Default() {
+	if a, b := fanout.Default(), fanout.Default(); a != b {
 		t.Fatal("Default must be one executor")
 	}
 }

@@ -68,8 +68,7 @@ type task struct {
 	hasRoutine  bool // a goroutine runs or waits for this task
 	spawn       bool // set by grant: start a goroutine (else wake the one waiting)
 	startNext   *task
-	wait        *waitExtra    // queue timer and wake-up, made when first needed
-	wake        chan struct{} // grant signal for a goroutine waiting after a backoff
+	wait        *waitExtra // queue timer and wake-up, made when first needed
 	phase       atomic.Int32
 	attempts    int // written by the task's goroutine only
 	abandonSeen bool

@@ -38,7 +38,6 @@ type behaviour struct {
 
 // call is one request as parsed.
 type call struct {
-	id             string
 	function       string
 	qualifier      string
 	version        string

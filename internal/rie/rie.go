@@ -70,17 +70,15 @@ func Build(ctx context.Context, dir, name, pkg string) (string, error) {
 	return out, nil
 }
 
-// goCommand finds the go command on $PATH, else in the toolchain that built
-// the running program.
+// goCommand finds the go command on $PATH, else where Go installs itself
+// on Linux.
 func goCommand() (string, error) {
 	p, err := exec.LookPath("go")
 	if err == nil {
 		return p, nil
 	}
-	if root := runtime.GOROOT(); root != "" {
-		if q := filepath.Join(root, "bin", "go"); fileExists(q) {
-			return q, nil
-		}
+	if q := "/usr/local/go/bin/go"; fileExists(q) {
+		return q, nil
 	}
 	return "", fmt.Errorf("rie: no go command to build with: %w", err)
 }
