@@ -157,3 +157,30 @@ func contenderNamed(t *testing.T, name string) *contender {
 	t.Fatalf("no contender %q", name)
 	return nil
 }
+
+func TestFanoutFailures(t *testing.T) {
+	ref := &contender{name: "fanout http -c C", ref: true}
+	peer := &contender{name: "curl"}
+	w := &workload{name: "w"}
+	good := outcome{wall: time.Second, verdict: "ok"}
+	tests := []struct {
+		name  string
+		cells []*cell
+		fail  bool
+	}{
+		{"all good", []*cell{{c: ref, runs: []outcome{good, good}}}, false},
+		{"a peer dropped records", []*cell{{c: ref, runs: []outcome{good}}, {c: peer, runs: []outcome{{verdict: "dropped 3", dropped: true}}}}, false},
+		{"fanout skipped", []*cell{{c: ref, skipped: "not built"}}, false},
+		{"fanout dropped records", []*cell{{c: ref, runs: []outcome{good, {verdict: "dropped 1", dropped: true}}}}, true},
+		{"fanout wrong status", []*cell{{c: ref, runs: []outcome{{wall: time.Second, verdict: "2 x status 0"}}}}, true},
+		{"fanout timed out", []*cell{{c: ref, runs: []outcome{{timedOut: true, verdict: "ok"}}}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := fanoutFailures([]*group{{w: w, conc: 5, cells: tt.cells}})
+			if (err != nil) != tt.fail {
+				t.Errorf("fanoutFailures = %v, want failure %v", err, tt.fail)
+			}
+		})
+	}
+}

@@ -92,6 +92,30 @@ func runWorkloads(ctx context.Context, cfg config) error {
 		}
 	}
 	fmt.Print(render(cfg, e, groups))
+	return fanoutFailures(groups)
+}
+
+// fanoutFailures is an error when a fanout row was wrong or did not run to
+// the end, so that a smoke run (-quick in CI) fails on it; missed speed
+// targets do not fail the run, as a shared machine's timings vary.
+func fanoutFailures(groups []*group) error {
+	var bad []string
+	for _, g := range groups {
+		for _, cl := range g.cells {
+			if !cl.c.ref || cl.skipped != "" {
+				continue
+			}
+			for _, o := range cl.runs {
+				if !o.timed() || o.verdict != "ok" {
+					bad = append(bad, fmt.Sprintf("%s at %s, C=%d: %s%s", cl.c.name, g.w.name, g.conc, o.verdict, errSuffix(o)))
+					break
+				}
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("fanout failed: %s", strings.Join(bad, "; "))
+	}
 	return nil
 }
 
