@@ -42,18 +42,8 @@ func Submit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T
 		panic("fanout: Submit needs an executor and a function")
 	}
 	f := &Future[T]{fn: fn}
-	t := &f.t
-	t.e, t.r, t.parent = e, f, ctx
-	t.done = make(chan struct{})
-	for _, o := range opts {
-		if o.hasLabel {
-			t.info.Label = o.label
-		}
-		if o.hasKey {
-			t.info.Key = o.key
-		}
-	}
-	e.submit(t)
+	f.t.init(ctx, e, f, opts)
+	e.submit(&f.t)
 	return f
 }
 

@@ -93,6 +93,25 @@ func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In]
 	}
 }
 
+// mapItem is one of Map's tasks: its future and its input in one
+// allocation, where Submit would need a closure binding the input too.
+type mapItem[In, Out any] struct {
+	Future[Out]
+	in In
+	fn func(context.Context, In) (Out, error)
+}
+
+func (m *mapItem[In, Out]) call(ctx context.Context) (err error) {
+	returned := false
+	defer catchPanic(&err, &returned)
+	v, err := m.fn(ctx, m.in)
+	returned = true
+	if err == nil {
+		m.kept = v
+	}
+	return err
+}
+
 type indexed[Out any] struct {
 	i int
 	f *Future[Out]
@@ -147,8 +166,10 @@ func (m *mapper[In, Out]) produce(settled chan indexed[Out]) {
 		if m.taskOpts != nil {
 			opts = m.taskOpts(i, v)
 		}
-		fn := m.fn
-		f := Submit(m.ctx, m.e, func(ctx context.Context) (Out, error) { return fn(ctx, v) }, opts...)
+		item := &mapItem[In, Out]{in: v, fn: m.fn}
+		f := &item.Future
+		f.t.init(m.ctx, m.e, item, opts)
+		m.e.submit(&f.t)
 		if settled != nil {
 			idx := i
 			f.t.onSettle(func() { settled <- indexed[Out]{idx, f} })

@@ -238,3 +238,20 @@ func FuzzMap(f *testing.F) {
 		}
 	})
 }
+
+func TestMapPanicBecomesThatInputsError(t *testing.T) {
+	ex := fanout.New()
+	defer ex.Close()
+	fn := func(ctx context.Context, i int) (int, error) {
+		if i == 2 {
+			panic("bad input")
+		}
+		return i, nil
+	}
+	for i, r := range fanout.Map(t.Context(), ex, counted(4, new(atomic.Int64)), fn) {
+		var pe *fanout.PanicError
+		if i == 2 && (!errors.As(r.Err, &pe) || pe.Value != "bad input") || i != 2 && (r.Err != nil || r.Value != i) {
+			t.Fatalf("index %d: %+v", i, r)
+		}
+	}
+}

@@ -115,6 +115,20 @@ func (t *task) moreLocked() *settleExtra {
 
 type afterFunc struct{ f func() }
 
+// init prepares a task built inside its runner r, before e.submit.
+func (t *task) init(ctx context.Context, e *Executor, r runner, opts []TaskOption) {
+	t.e, t.r, t.parent = e, r, ctx
+	t.done = make(chan struct{})
+	for _, o := range opts {
+		if o.hasLabel {
+			t.info.Label = o.label
+		}
+		if o.hasKey {
+			t.info.Key = o.key
+		}
+	}
+}
+
 // Deadline returns the deadline of the context given to Submit. A per-attempt
 // timeout (WithTimeout) is set on a child context for each attempt.
 func (t *task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
@@ -402,22 +416,27 @@ func (t *task) finishAt(now time.Time) {
 	}
 }
 
-// callFn runs fn once. A panic in one task must not take the process down,
-// nor leave its future unsettled: it becomes the task's error, a
-// *PanicError with the value and the stack, like conc's panics.Catcher but
-// returned instead of re-raised, because the caller may be far away (a
-// Future awaited by another goroutine, or nobody at all).
+// callFn runs fn once, turning a panic into the error (see catchPanic).
 func callFn[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
-	normal := false
-	defer func() {
-		if normal {
-			return
-		}
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-	}()
+	returned := false
+	defer catchPanic(&err, &returned)
 	v, err = fn(ctx)
-	normal = true
+	returned = true
 	return v, err
+}
+
+// catchPanic, deferred by the code that calls a task's function, applies
+// the package's one panic policy. A panic in one task must not take the
+// process down, nor leave its future unsettled: it becomes the task's
+// error, a *PanicError with the value and the stack, like conc's
+// panics.Catcher but returned instead of re-raised, because the caller may
+// be far away (a Future awaited by another goroutine, or nobody at all).
+// runtime.Goexit passes through (returned is false, recover gives nil).
+func catchPanic(err *error, returned *bool) {
+	if *returned {
+		return
+	}
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack()}
+	}
 }
