@@ -48,6 +48,7 @@ type Executor struct {
 	waiting    int // tasks in the key queues and the global queue
 	live       int // admitted tasks not yet finished
 	closed     bool
+	stopping   bool // Shutdown began: no task starts any more
 	idle       chan struct{} // closed when closed and live == 0
 	global     taskList      // tasks waiting for an overall slot
 	active     taskList      // tasks holding slots
@@ -182,6 +183,7 @@ func (e *Executor) Close() {
 func (e *Executor) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closeLocked()
+	e.stopping = true // a slot freed by a canceled task must not start a queued one
 	var all []*task
 	collect := func(t *task) { all = append(all, t) }
 	e.active.each(collect)
@@ -418,7 +420,7 @@ func (e *Executor) enqueueLocked(t *task) (starts *task) {
 }
 
 func (e *Executor) enterGlobalLocked(t *task) *task {
-	if e.running < e.limit && e.global.n == 0 {
+	if e.running < e.limit && e.global.n == 0 && !e.stopping {
 		e.grantLocked(t)
 		return t
 	}
@@ -443,7 +445,7 @@ func (e *Executor) grantLocked(t *task) {
 // returns them, linked through startNext, for start.
 func (e *Executor) dispatchLocked() (starts *task) {
 	var last *task
-	for e.running < e.limit && e.global.n > 0 {
+	for e.running < e.limit && e.global.n > 0 && !e.stopping {
 		t := e.global.pop()
 		e.waiting--
 		e.grantLocked(t)

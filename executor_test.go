@@ -645,6 +645,9 @@ func TestShutdown(t *testing.T) {
 		if err := ex.Shutdown(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		if len(started) != 0 {
+			t.Fatalf("a queued task started during Shutdown: %s", <-started)
+		}
 		for _, f := range append(fs, backingOff) {
 			_, err := f.Await(t.Context())
 			if !errors.Is(err, fanout.ErrClosed) || !errors.Is(err, context.Canceled) {
