@@ -48,7 +48,7 @@ type Executor struct {
 	waiting    int // tasks in the key queues and the global queue
 	live       int // admitted tasks not yet finished
 	closed     bool
-	stopping   bool // Shutdown began: no task starts any more
+	stopping   bool          // Shutdown began: no task starts any more
 	idle       chan struct{} // closed when closed and live == 0
 	global     taskList      // tasks waiting for an overall slot
 	active     taskList      // tasks holding slots
@@ -630,7 +630,7 @@ func (e *Executor) reacquire(t *task) {
 	}
 	select {
 	case <-w.wake:
-	case <-t.done:
+	case <-t.Done():
 	}
 }
 

@@ -51,18 +51,16 @@ func Submit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T
 // If ctx ends first, Await returns ctx's cause at once and the task goes on
 // (cancel it with Cancel to stop it).
 func (f *Future[T]) Await(ctx context.Context) (T, error) {
+	if f.t.over.Load() {
+		return f.val, f.t.err
+	}
 	cancel := ctx.Done()
-	if cancel == nil { // context.Background and the like: a plain receive is cheaper than select
-		<-f.t.done
+	if cancel == nil { // context.Background and the like: no channel needed
+		f.t.wg.Wait()
 		return f.val, f.t.err
 	}
 	select {
-	case <-f.t.done:
-		return f.val, f.t.err
-	default:
-	}
-	select {
-	case <-f.t.done:
+	case <-f.t.Done():
 		return f.val, f.t.err
 	case <-cancel:
 		var zero T
@@ -71,7 +69,7 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 }
 
 // Done returns a channel that is closed when the future settles.
-func (f *Future[T]) Done() <-chan struct{} { return f.t.done }
+func (f *Future[T]) Done() <-chan struct{} { return f.t.Done() }
 
 // Cancel cancels the task: a waiting task never runs, a running task's
 // context ends. The future settles at once with context.Canceled, unless it
@@ -82,12 +80,10 @@ func (f *Future[T]) Cancel() { f.t.cancel(context.Canceled, byCancel) }
 // Result returns the settled outcome, and false if the future has not
 // settled yet.
 func (f *Future[T]) Result() (Result[T], bool) {
-	select {
-	case <-f.t.done:
-		return Result[T]{Value: f.val, Err: f.t.err}, true
-	default:
+	if !f.t.over.Load() {
 		return Result[T]{}, false
 	}
+	return Result[T]{Value: f.val, Err: f.t.err}, true
 }
 
 // Label returns the label given with WithLabel.

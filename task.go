@@ -73,8 +73,15 @@ type task struct {
 	attempts    int // written by the task's goroutine only
 	abandonSeen bool
 
+	// done is the Done channel, made only when someone asks for it: most
+	// futures are awaited through wg and never need one, and a channel is
+	// the costliest part of a task (context's cancelCtx does the same).
+	done atomic.Value // of chan struct{}
+	// over is set, and wg released, once the future has settled.
+	over atomic.Bool
+	wg   sync.WaitGroup
+
 	mu      sync.Mutex // guards the fields below
-	done    chan struct{}
 	settled bool
 	err     error        // the future's error
 	notify1 func()       // first internal callback, inline: Gather and Map use one
@@ -118,7 +125,7 @@ type afterFunc struct{ f func() }
 // init prepares a task built inside its runner r, before e.submit.
 func (t *task) init(ctx context.Context, e *Executor, r runner, opts []TaskOption) {
 	t.e, t.r, t.parent = e, r, ctx
-	t.done = make(chan struct{})
+	t.wg.Add(1)
 	for _, o := range opts {
 		if o.hasLabel {
 			t.info.Label = o.label
@@ -133,18 +140,40 @@ func (t *task) init(ctx context.Context, e *Executor, r runner, opts []TaskOptio
 // timeout (WithTimeout) is set on a child context for each attempt.
 func (t *task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
 
+// closedchan is the Done channel of a task that settled before anyone asked
+// for one.
+var closedchan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
 // Done is closed when the task's future settles.
-func (t *task) Done() <-chan struct{} { return t.done }
+func (t *task) Done() <-chan struct{} {
+	if d := t.done.Load(); d != nil {
+		return d.(chan struct{})
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.done.Load()
+	if d == nil {
+		if t.settled {
+			d = closedchan
+		} else {
+			d = make(chan struct{})
+		}
+		t.done.Store(d)
+	}
+	return d.(chan struct{})
+}
 
 // Err returns nil until Done is closed, then context.DeadlineExceeded when
 // the task failed on a deadline and context.Canceled otherwise.
 func (t *task) Err() error {
-	select {
-	case <-t.done:
-	default:
+	if !t.over.Load() {
 		return nil
 	}
-	if errors.Is(t.err, context.DeadlineExceeded) { // t.err is set before done closes
+	if errors.Is(t.err, context.DeadlineExceeded) { // t.err is set before over
 		return context.DeadlineExceeded
 	}
 	return context.Canceled
@@ -208,14 +237,7 @@ func (t *task) onSettle(f func()) {
 	t.mu.Unlock()
 }
 
-func (t *task) isDone() bool {
-	select {
-	case <-t.done:
-		return true
-	default:
-		return false
-	}
-}
+func (t *task) isDone() bool { return t.over.Load() }
 
 // How a task settles, for Stats and abandon accounting.
 type settleKind uint8
@@ -266,8 +288,14 @@ func (t *task) settle(err error, how settleKind) bool {
 		afters, ns, stop = m.afters, m.notify, m.stopParent
 		m.afters, m.notify, m.stopParent = nil, nil, nil
 	}
-	close(t.done)
+	t.over.Store(true) // before Done closes: who sees it closed must see over
+	if d, _ := t.done.Load().(chan struct{}); d != nil {
+		close(d)
+	} else {
+		t.done.Store(closedchan)
+	}
 	t.mu.Unlock()
+	t.wg.Done()
 
 	for _, a := range afters {
 		a.f()
@@ -338,7 +366,7 @@ func (t *task) runOne() (next *task) {
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
-		case <-t.done:
+		case <-t.Done():
 			timer.Stop()
 		}
 		if t.isDone() {
