@@ -48,7 +48,7 @@ func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func
 		go m.produce(nil)
 		i := 0
 		for f := range m.pending {
-			<-f.Done()
+			f.t.wg.Wait() // no Done channel needed: m.ctx cancels the task
 			r, _ := f.Result()
 			if !yield(i, r) {
 				return
