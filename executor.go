@@ -243,6 +243,17 @@ func (e *Executor) submit(t *task) {
 			o.TaskQueued(t.info, now)
 		}
 	}
+	watched := t.parent.Done() != nil
+	if watched && !reflect.TypeOf(t.parent).Comparable() {
+		// A context that cannot be a map key has no group (see
+		// parentGroup): watch it for this task alone, before admission so
+		// that no Shutdown can miss the task in between.
+		watched = false
+		stop := context.AfterFunc(t.parent, func() { t.cancel(context.Cause(t.parent), byCancel) })
+		t.mu.Lock()
+		t.moreLocked().stopParent = stop
+		t.mu.Unlock()
+	}
 	e.mu.Lock()
 	front := false
 	for {
@@ -287,14 +298,8 @@ func (e *Executor) submit(t *task) {
 	}
 	t.admitted = true
 	e.live++
-	if t.parent.Done() != nil && !e.joinGroupLocked(t) {
-		// A context that cannot be a map key: watch it for this task alone.
-		e.mu.Unlock()
-		stop := context.AfterFunc(t.parent, func() { t.cancel(context.Cause(t.parent), byCancel) })
-		t.mu.Lock()
-		t.moreLocked().stopParent = stop
-		t.mu.Unlock()
-		e.mu.Lock()
+	if watched {
+		e.joinGroupLocked(t)
 	}
 	starts := e.enqueueLocked(t)
 	e.mu.Unlock()
@@ -312,12 +317,8 @@ type parentGroup struct {
 }
 
 // joinGroupLocked adds t to the group of its Submit context, creating the
-// group and its watch when t is the first. It reports false for a context
-// that cannot be a map key.
-func (e *Executor) joinGroupLocked(t *task) bool {
-	if !reflect.TypeOf(t.parent).Comparable() {
-		return false
-	}
+// group and its watch when t is the first. The context must be comparable.
+func (e *Executor) joinGroupLocked(t *task) {
 	g := e.groups[t.parent]
 	if g == nil {
 		g = &parentGroup{ctx: t.parent}
@@ -327,7 +328,6 @@ func (e *Executor) joinGroupLocked(t *task) bool {
 	}
 	g.tasks.add(t)
 	t.group = g
-	return true
 }
 
 // leaveGroupLocked takes a task that will never run again out of its group,

@@ -874,3 +874,23 @@ func TestSubmitContextsSharedAndUncomparable(t *testing.T) {
 		t.Fatalf("%q %v", v, err)
 	}
 }
+
+func TestShutdownCancelsTasksOfUncomparableContexts(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(1))
+	ctx := sliceCtx{Context: t.Context(), tags: []string{"x"}}
+	started := make(chan string, 2)
+	a := fanout.Submit(ctx, ex, block(started, nil, "a"))
+	b := fanout.Submit(ctx, ex, block(started, nil, "b"))
+	<-started
+	if err := ex.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*fanout.Future[string]{a, b} {
+		if _, err := f.Await(t.Context()); !errors.Is(err, fanout.ErrClosed) {
+			t.Fatalf("err %v", err)
+		}
+	}
+	if len(started) != 0 {
+		t.Fatal("the queued task started during Shutdown")
+	}
+}
