@@ -217,3 +217,75 @@ func TestE2EBadInputAndTLS(t *testing.T) {
 		t.Errorf("--insecure: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestE2ESecondInterruptQuitsAtOnce blocks the run on its own output (a pipe
+// nobody reads), so the first SIGINT cannot finish cleanly; the second one
+// must end the process at once.
+func TestE2ESecondInterruptQuitsAtOnce(t *testing.T) {
+	s := testserver.StartTest(t)
+	var in strings.Builder
+	for range 5000 {
+		fmt.Fprintln(&in, s.URL("/status/200"))
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(binary(t), "http", "-o", "jsonl")
+	cmd.Stdin = strings.NewReader(in.String())
+	cmd.Stdout = w
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // the child holds the only write end; nobody reads: output blocks
+	warned := make(chan struct{})
+	go io.Copy(writerFunc(func(p []byte) (int, error) {
+		if bytes.Contains(p, []byte("interrupt again")) {
+			select {
+			case <-warned:
+			default:
+				close(warned)
+			}
+		}
+		return len(p), nil
+	}), stderr)
+	// Wait until the run stalls on its blocked output.
+	last := int64(-1)
+	waitFor(t, func() bool {
+		n := s.Stats().Requests
+		stalled := n > 100 && n == last
+		last = n
+		time.Sleep(50 * time.Millisecond)
+		return stalled
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	<-warned
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		t.Fatalf("the run ended after one interrupt although its output was blocked: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second): // a hang, not a matter of speed
+		cmd.Process.Kill()
+		<-exited
+		t.Fatal("a second SIGINT did not end the process")
+	}
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+		t.Fatalf("after a second SIGINT: %v, want the process ended by SIGINT", cmd.ProcessState)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
