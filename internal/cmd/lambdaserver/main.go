@@ -15,14 +15,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/fanout-go/fanout/internal/cmd/serve"
 	"github.com/fanout-go/fanout/internal/lambdaserver"
 )
 
@@ -48,29 +45,10 @@ func run() error {
 		return err
 	}
 	defer srv.Close()
-	// Listen for SIGUSR1 before printing the URL: whoever reads it may ask
-	// for the counters at once.
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	defer signal.Stop(usr1)
-	fmt.Println(srv.URL())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *watchStdin {
-		go func() {
-			io.Copy(io.Discard, os.Stdin)
-			stop()
-		}()
-	}
-	for done := false; !done; {
-		select {
-		case <-usr1:
-			st := srv.Stats()
-			fmt.Printf("stats requests=%d connections=%d\n", st.Requests, st.Connections)
-		case <-ctx.Done():
-			done = true
-		}
-	}
+	serve.Until([]string{srv.URL()}, *watchStdin, func() string {
+		st := srv.Stats()
+		return fmt.Sprintf("stats requests=%d connections=%d", st.Requests, st.Connections)
+	})
 	st := srv.Stats()
 	fmt.Fprintf(os.Stderr, "fanout: lambdaserver: %d requests, %d invocations, %d throttled, %d connections, at most %d at once\n",
 		st.Requests, st.Invocations, st.Throttled, st.Connections, st.MaxInFlight)
