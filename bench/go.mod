@@ -1,6 +1,6 @@
 module github.com/fanout-go/fanout/bench
 
-go 1.26.6
+go 1.26.0
 
 require (
 	github.com/alitto/pond/v2 v2.7.1

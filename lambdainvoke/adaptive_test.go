@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/fanout-go/fanout"
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 // limitLog records an executor's limit changes.
@@ -44,7 +44,7 @@ func payloads(n int, format string) []string {
 // TestConcurrencyNeverExceedsLimit checks, under load with throttles and
 // retries, that no more calls run at once than the executor's limit.
 func TestConcurrencyNeverExceedsLimit(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 2}, 8)
 	got := invokeAll(t, t.Context(), iv, e, payloads(160, `{"id":%d,"sleep_ms":5,"error":"throttle","fail_times":1}`)...)
 	for _, r := range got {
@@ -66,7 +66,7 @@ func TestConcurrencyNeverExceedsLimit(t *testing.T) {
 // and stay there, with every call done in the end.
 func TestAdaptiveConverges(t *testing.T) {
 	const serverLimit, limit, n = 8, 64, 600
-	s := startServer(t, lambdaserver.Options{Limit: serverLimit})
+	s := startServer(t, lambdatest.Options{Limit: serverLimit})
 	log := &limitLog{}
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{},
 		lambdainvoke.Config{Retries: 50, Adaptive: true}, limit, fanout.WithObserver(log))
@@ -105,7 +105,7 @@ func TestAdaptiveConverges(t *testing.T) {
 // TestAdaptiveNeverAboveStart checks that successes do not raise the limit
 // above where it started.
 func TestAdaptiveNeverAboveStart(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	log := &limitLog{}
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 3, Adaptive: true}, 4, fanout.WithObserver(log))
 	got := invokeAll(t, t.Context(), iv, e, append([]string{`{"error":"throttle","fail_times":1,"id":"t"}`}, payloads(100, `{"id":%d}`)...)...)

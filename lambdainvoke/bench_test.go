@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 // BenchmarkInvokeAll measures the cost of one call through the whole path
 // (payload check, executor, SDK, loopback HTTP, the server's handling)
 // with no run time: ns/op is per call at 64 at once.
 func BenchmarkInvokeAll(b *testing.B) {
-	s := lambdaserver.StartTest(b, lambdaserver.Options{})
+	s := lambdatest.StartTest(b, lambdatest.Options{})
 	iv, e := newBenchInvoker(b, s, 64)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -36,7 +36,7 @@ func BenchmarkInvokeAll(b *testing.B) {
 // once, ideally 1 s. It reports the wall time over the ideal.
 func BenchmarkIssueLoad(b *testing.B) {
 	const calls, limit, delay = 2000, 200, 100 * time.Millisecond
-	s := lambdaserver.StartTest(b, lambdaserver.Options{Delay: delay})
+	s := lambdatest.StartTest(b, lambdatest.Options{Delay: delay})
 	iv, e := newBenchInvoker(b, s, limit)
 	ideal := time.Duration(calls/limit) * delay
 	b.ResetTimer()

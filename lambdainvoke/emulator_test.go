@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fanout-go/fanout/internal/rie"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest/rie"
 )
 
 func startEmulator(t *testing.T, timeout time.Duration) *rie.Emulator {
 	t.Helper()
-	return rie.StartTest(t, "github.com/fanout-go/fanout/lambdainvoke/testdata/handler", timeout)
+	return rie.StartTest(t, "github.com/fanout-go/fanout/tools/lambdahandler", timeout)
 }
 
 // TestEmulator drives a real aws-lambda-go handler through the real Lambda

@@ -9,14 +9,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/fanout-go/fanout"
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 func Example() {
 	// A local server that speaks the Invoke API; drop EndpointURL and
 	// Credentials to call AWS with the default configuration.
-	srv, err := lambdaserver.Start(lambdaserver.Options{})
+	srv, err := lambdatest.Start(lambdatest.Options{})
 	if err != nil {
 		panic(err)
 	}

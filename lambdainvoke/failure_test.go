@@ -10,12 +10,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 func TestPayloadChecksSendNothing(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	big := `"` + strings.Repeat("x", lambdainvoke.SyncPayloadLimit-1) + `"` // 6 MB + 1
 	mid := `"` + strings.Repeat("x", lambdainvoke.EventPayloadLimit) + `"`  // 1 MB + 2
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 3}, 4)
@@ -55,7 +55,7 @@ func TestPayloadChecksSendNothing(t *testing.T) {
 }
 
 func TestErrorKinds(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{Functions: []string{"fn"}})
+	s := startServer(t, lambdatest.Options{Functions: []string{"fn"}})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 2}, 4)
 	tests := []struct {
 		payload, kind string
@@ -106,7 +106,7 @@ func TestErrorKinds(t *testing.T) {
 }
 
 func TestThrottleRetried(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 3}, 2)
 	got := invokeAll(t, t.Context(), iv, e,
 		`{"id":"a","error":"throttle","fail_times":2}`,
@@ -120,7 +120,7 @@ func TestThrottleRetried(t *testing.T) {
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 1}, 1)
 	got := invokeAll(t, t.Context(), iv, e, `{"id":"r","error":"throttle","fail_times":1,"retry_after":1}`)
 	times := s.AttemptTimes("r")
@@ -137,7 +137,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 // TestUnsafeFailuresNotRetried checks that a call that may have run is
 // tried once, and is retried only with RetryUnsafe.
 func TestUnsafeFailuresNotRetried(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 3, Timeout: 300 * time.Millisecond}, 4)
 	payloads := []string{
 		`{"id":"drop","error":"drop"}`,
@@ -192,7 +192,7 @@ func TestConnectFailuresRetried(t *testing.T) {
 }
 
 func TestNoCredentials(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, err := lambdainvoke.New(t.Context(), lambdainvoke.Template{FunctionName: "fn"}, lambdainvoke.Config{Region: "us-east-1", EndpointURL: s.URL(), Retries: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func TestNoCredentials(t *testing.T) {
 // TestCanceledRun checks that ending the context yields every payload
 // pulled: the running ones may have run, the waiting ones never started.
 func TestCanceledRun(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 3}, 2)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -241,7 +241,7 @@ func TestCanceledRun(t *testing.T) {
 }
 
 func TestUnordered(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{}, 4)
 	payloads := []string{`{"sleep_ms":300}`, `{}`, `{}`, `{}`}
 	var order []int

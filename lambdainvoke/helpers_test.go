@@ -12,8 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fanout-go/fanout"
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 // Test credentials: never real, and looked for in every error text.
@@ -43,7 +43,7 @@ func isolateAWSEnv() {
 
 // newBenchInvoker returns an invoker against s and an executor of the given
 // limit, for benchmarks.
-func newBenchInvoker(b *testing.B, s *lambdaserver.Server, limit int) (*lambdainvoke.Invoker, *fanout.Executor) {
+func newBenchInvoker(b *testing.B, s *lambdatest.Server, limit int) (*lambdainvoke.Invoker, *fanout.Executor) {
 	iv, err := lambdainvoke.New(b.Context(), lambdainvoke.Template{FunctionName: "fn"}, lambdainvoke.Config{
 		Region: "us-east-1", EndpointURL: s.URL(), Concurrency: limit,
 		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
@@ -112,8 +112,8 @@ func checkNoSecrets(t *testing.T, r lambdainvoke.Result) {
 	}
 }
 
-func startServer(t *testing.T, o lambdaserver.Options) *lambdaserver.Server {
-	return lambdaserver.StartTest(t, o)
+func startServer(t *testing.T, o lambdatest.Options) *lambdatest.Server {
+	return lambdatest.StartTest(t, o)
 }
 
 // closedPort returns a loopback URL on which nothing listens.

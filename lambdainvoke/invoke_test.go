@@ -8,12 +8,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 func TestResultsInInputOrder(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{Aliases: map[string]string{"live": "4"}})
+	s := startServer(t, lambdatest.Options{Aliases: map[string]string{"live": "4"}})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{Qualifier: "live", LogType: types.LogTypeTail}, lambdainvoke.Config{}, 8)
 	var payloads []string
 	for i := range 12 {
@@ -44,7 +44,7 @@ func TestResultsInInputOrder(t *testing.T) {
 }
 
 func TestRecordJSON(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{}, 2)
 	got := invokeAll(t, t.Context(), iv, e, `{"response":"plain"}`, `{"fail":"handled"}`, `{"error":"not_found"}`)
 	var lines []map[string]any
@@ -76,7 +76,7 @@ func TestRecordJSON(t *testing.T) {
 }
 
 func TestFunctionErrorsAreResults(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 3}, 2)
 	got := invokeAll(t, t.Context(), iv, e, `{"id":"h","fail":"handled"}`, `{"id":"u","fail":"unhandled"}`)
 	for i, want := range []string{"Handled", "Unhandled"} {
@@ -93,7 +93,7 @@ func TestFunctionErrorsAreResults(t *testing.T) {
 }
 
 func TestEventAndDryRun(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	for _, tt := range []struct {
 		typ    types.InvocationType
 		status int
@@ -111,7 +111,7 @@ func TestEventAndDryRun(t *testing.T) {
 }
 
 func TestClientContextDelivered(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	tmpl := lambdainvoke.Template{ClientContext: json.RawMessage(` {"custom":{"run":"42"}} `)}
 	iv, e := newInvoker(t, s.URL(), tmpl, lambdainvoke.Config{}, 1)
 	got := invokeAll(t, t.Context(), iv, e, `{"echo":"request"}`)
@@ -157,7 +157,7 @@ func TestNoRegion(t *testing.T) {
 }
 
 func TestInvokeOne(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	iv, e := newInvoker(t, s.URL(), lambdainvoke.Template{}, lambdainvoke.Config{Retries: 1}, 1)
 	r := iv.Invoke(t.Context(), e, []byte(`{"id":"one","error":"throttle","fail_times":1}`))
 	if r.Err != nil || r.Status != 200 || r.Attempts != 2 || r.Index != 0 {

@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 // TestCABundle checks that AWS_CA_BUNDLE still reaches the HTTP client
@@ -21,7 +21,7 @@ import (
 // bundle, and fails verification without it (once: a certificate does not
 // get better by retrying).
 func TestCABundle(t *testing.T) {
-	s := startServer(t, lambdaserver.Options{})
+	s := startServer(t, lambdatest.Options{})
 	target, _ := url.Parse(s.URL())
 	rp := httputil.NewSingleHostReverseProxy(target)
 	tr := &http.Transport{}

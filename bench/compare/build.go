@@ -25,8 +25,8 @@ func buildAll(ctx context.Context, bin string, withHTTPX bool) error {
 	built := 0
 	for name, pkg := range map[string]string{
 		"fanout":       "./cmd/fanout",
-		"testserver":   "./internal/cmd/testserver",
-		"lambdaserver": "./internal/cmd/lambdaserver",
+		"testserver":   "./cmd/fanout/internal/cmd/testserver",
+		"lambdaserver": "./cmd/fanout/internal/cmd/lambdaserver",
 	} {
 		logf("building %s", pkg)
 		out, err := goCmd(ctx, root, "build", "-o", filepath.Join(bin, name), pkg)

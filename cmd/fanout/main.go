@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fanout-go/fanout/internal/cli"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/cli"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-package lambdaserver
+package lambdatest
 
 import (
 	"encoding/json"

@@ -10,12 +10,12 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/fanout-go/fanout/internal/rie"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest/rie"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const handlerPackage = "github.com/fanout-go/fanout/lambdainvoke/testdata/handler"
+const handlerPackage = "github.com/fanout-go/fanout/tools/lambdahandler"
 
 func TestStartInvokeClose(t *testing.T) {
 	e := rie.StartTest(t, handlerPackage, 5*time.Second)

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
-	"github.com/fanout-go/fanout/internal/rie"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest/rie"
 )
 
 // lambdaCommand returns the built binary's command for `fanout lambda
@@ -46,7 +46,7 @@ func runLambdaBinary(t *testing.T, stdin string, args ...string) (stdout, stderr
 }
 
 func TestE2ELambdaExitCodes(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Functions: []string{"fn"}})
+	s := lambdatest.StartTest(t, lambdatest.Options{Functions: []string{"fn"}})
 	tests := []struct {
 		name, stdin string
 		args        []string
@@ -79,7 +79,7 @@ func TestE2ELambdaExitCodes(t *testing.T) {
 // TestE2ELambdaUnsafeNotRetried checks through the binary that calls that
 // may have run are sent once, and retried with --retry-unsafe.
 func TestE2ELambdaUnsafeNotRetried(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	input := `{"id":"a","error":"drop"}` + "\n" + `{"id":"b","error":"service"}` + "\n"
 	stdout, stderr, code := runLambdaBinary(t, input, "--function", "fn", "--endpoint-url", s.URL(), "--retries", "5")
 	recs := decodeLambda(t, stdout)
@@ -98,7 +98,7 @@ func TestE2ELambdaUnsafeNotRetried(t *testing.T) {
 // server that takes 8 at once: with --adaptive all succeed, never more than
 // 40 run at once, and the trace shows the limit coming down.
 func TestE2ELambdaConcurrencyAndAdaptive(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Limit: 8})
+	s := lambdatest.StartTest(t, lambdatest.Options{Limit: 8})
 	var in strings.Builder
 	for i := range 300 {
 		fmt.Fprintf(&in, `{"id":%d,"sleep_ms":10}`+"\n", i)
@@ -161,7 +161,7 @@ func limitSamples(t *testing.T, trace []byte) []int {
 // per line read, in order, the finished ones ok, the rest canceled, and
 // those in flight marked as possibly run.
 func TestE2ELambdaInterrupt(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	var lines []string
 	for i := range 3 {
 		lines = append(lines, fmt.Sprintf(`{"id":"quick%d"}`, i))
@@ -222,7 +222,7 @@ func TestE2ELambdaInterrupt(t *testing.T) {
 // TestE2ELambdaEmulator runs the binary against a real aws-lambda-go
 // handler under the Runtime Interface Emulator, at -c 1.
 func TestE2ELambdaEmulator(t *testing.T) {
-	emu := rie.StartTest(t, "github.com/fanout-go/fanout/lambdainvoke/testdata/handler", 5*time.Second)
+	emu := rie.StartTest(t, "github.com/fanout-go/fanout/tools/lambdahandler", 5*time.Second)
 	input := `{"order":1}` + "\n" + `{"mode":"context"}` + "\n" + `{"mode":"panic","message":"no"}` + "\n" + `{"order":4}` + "\n"
 	stdout, stderr, code := runLambdaBinary(t, input, "--function", rie.FunctionName, "--endpoint-url", emu.URL(), "-c", "1",
 		"--client-context", `{"custom":{"from":"fanout"}}`)

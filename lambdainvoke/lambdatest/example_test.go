@@ -1,4 +1,4 @@
-package lambdaserver_test
+package lambdatest_test
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 func Example() {
-	s, err := lambdaserver.Start(lambdaserver.Options{Aliases: map[string]string{"live": "3"}})
+	s, err := lambdatest.Start(lambdatest.Options{Aliases: map[string]string{"live": "3"}})
 	if err != nil {
 		panic(err)
 	}

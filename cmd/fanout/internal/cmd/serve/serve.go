@@ -1,5 +1,5 @@
 // Package serve is the process plumbing shared by the loopback server
-// commands (internal/cmd/testserver, internal/cmd/lambdaserver) that the
+// commands (cmd/fanout/internal/cmd/testserver and lambdaserver) that the
 // benchmark harness starts: print the URLs, report counters on SIGUSR1, and
 // stop on SIGINT, SIGTERM or, if asked, the end of standard input.
 package serve

@@ -1,5 +1,5 @@
 // Command lambdaserver runs the loopback AWS Lambda Invoke API server of
-// package internal/lambdaserver as its own process, for the benchmarks
+// package lambdainvoke/lambdatest as its own process, for the benchmarks
 // (bench/compare) and for trying `fanout lambda` by hand:
 //
 //	lambdaserver [-delay D] [-limit N] [-stdin]
@@ -19,8 +19,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fanout-go/fanout/internal/cmd/serve"
-	"github.com/fanout-go/fanout/internal/lambdaserver"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/cmd/serve"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 func main() {
@@ -31,7 +31,7 @@ func main() {
 }
 
 func run() error {
-	var o lambdaserver.Options
+	var o lambdatest.Options
 	flag.DurationVar(&o.Delay, "delay", 0, "how long every synchronous call runs")
 	flag.IntVar(&o.Limit, "limit", 0, "calls that may run at once; more answer 429 (0: no limit)")
 	flag.DurationVar(&o.RetryAfter, "retry-after", 0, "Retry-After sent with the 429 of -limit")
@@ -40,7 +40,7 @@ func run() error {
 	if o.Delay < 0 || o.Limit < 0 {
 		return fmt.Errorf("-delay and -limit must not be negative")
 	}
-	srv, err := lambdaserver.Start(o)
+	srv, err := lambdatest.Start(o)
 	if err != nil {
 		return err
 	}

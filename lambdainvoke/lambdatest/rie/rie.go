@@ -2,11 +2,14 @@
 // the loopback interface, so that tests can invoke a real aws-lambda-go
 // handler through the real Lambda runtime API.
 //
-// The emulator is the module's tool dependency
-// (github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie);
-// [Build] compiles it, and a handler, with the go command, so the pinned
-// version is used and Go's build cache makes later builds quick. It runs on
-// Linux only; [Supported] says whether this system can run it.
+// The emulator is a tool dependency of the checkout's tools module
+// (tools/go.mod: github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie),
+// kept out of lambdainvoke's own go.mod so that its users never download it
+// or inherit its go line. [Build] compiles it, and a handler such as
+// [HandlerPackage], with the go command inside that module, so the pinned
+// version is used and Go's build cache makes later builds quick. It needs
+// the fanout source checkout, and it runs on Linux only; [Supported] says
+// whether this system can run it.
 //
 // The emulator's quirks shape how to use it: its only function name is
 // "function"; it handles one invocation at a time and crashes when two
@@ -40,6 +43,11 @@ import (
 // EmulatorPackage is the import path of the emulator's command.
 const EmulatorPackage = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 
+// HandlerPackage is the import path of the test handler, a real
+// aws-lambda-go function in the tools module (see its doc for the payloads
+// it understands).
+const HandlerPackage = "github.com/fanout-go/fanout/tools/lambdahandler"
+
 // FunctionName is the only function name the emulator serves.
 const FunctionName = "function"
 
@@ -52,9 +60,10 @@ func Supported() (bool, string) {
 	return true, ""
 }
 
-// Build compiles the Go package pkg (an import path, or a directory such as
-// ./testdata/handler relative to the current directory) into dir/name with
-// the go command, for this system. Build it as "bootstrap" for a handler.
+// Build compiles the Go package pkg (an import path that the checkout's
+// tools module can build, such as [EmulatorPackage] or [HandlerPackage])
+// into dir/name with the go command, for this system. Build a handler as
+// "bootstrap".
 func Build(ctx context.Context, dir, name, pkg string) (string, error) {
 	goCmd, err := goCommand()
 	if err != nil {
@@ -64,10 +73,22 @@ func Build(ctx context.Context, dir, name, pkg string) (string, error) {
 	// The caller's environment, so that the build cache a plain `go build`
 	// warmed (as CI does for the emulator) serves this build too.
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", out, pkg)
+	cmd.Dir = toolsDir()
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("rie: go build %s: %w\n%s", pkg, err, msg)
 	}
 	return out, nil
+}
+
+// toolsDir is the checkout's tools module, found beside this source file:
+// its go.mod pins the emulator and aws-lambda-go. Within the workspace
+// (go.work) any directory would do; the tools module also works without it.
+func toolsDir() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "tools")
 }
 
 // goCommand finds the go command on $PATH, else where Go installs itself

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 // Test credentials: never real, and looked for in every output.
@@ -77,7 +77,7 @@ func decodeLambda(t *testing.T, out string) []lambdainvoke.Result {
 
 func TestLambdaOneRecordPerLineInOrder(t *testing.T) {
 	isolateLambdaEnv(t)
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	var in strings.Builder
 	var want []string
 	for i := range 20 {
@@ -123,7 +123,7 @@ func TestLambdaOneRecordPerLineInOrder(t *testing.T) {
 
 func TestLambdaNamedParameters(t *testing.T) {
 	isolateLambdaEnv(t)
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Functions: []string{"orders"}, Aliases: map[string]string{"live": "12"}})
+	s := lambdatest.StartTest(t, lambdatest.Options{Functions: []string{"orders"}, Aliases: map[string]string{"live": "12"}})
 	out, stderr, err := runCLI(t, "", "lambda", "--function", "orders", "--endpoint-url", s.URL(),
 		"--payload", `{"echo":"request","log":"hello"}`, "--payload", `{"n":2}`,
 		"--qualifier", "live", "--log-type", "Tail", "--client-context", `{"custom":{"batch":"7"}}`)
@@ -156,7 +156,7 @@ func TestLambdaNamedParameters(t *testing.T) {
 
 func TestLambdaFailuresAndExitCodes(t *testing.T) {
 	isolateLambdaEnv(t)
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	input := strings.Join([]string{
 		`{"fail":"handled"}`,
 		`{"id":"t","error":"throttle","fail_times":1}`,
@@ -185,7 +185,7 @@ func TestLambdaFailuresAndExitCodes(t *testing.T) {
 
 func TestLambdaOverLongLine(t *testing.T) {
 	isolateLambdaEnv(t)
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	input := `"` + strings.Repeat("x", maxPayloadLine) + `"` + "\n" + `{"after":1}` + "\n"
 	out, _, err := runCLI(t, input, "lambda", "--function", "fn", "--endpoint-url", s.URL())
 	recs := decodeLambda(t, out)
@@ -197,7 +197,7 @@ func TestLambdaOverLongLine(t *testing.T) {
 
 func TestLambdaUsageErrors(t *testing.T) {
 	isolateLambdaEnv(t)
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	file := t.TempDir() + "/payloads.jsonl"
 	os.WriteFile(file, []byte("{}\n"), 0o644)
 	for _, args := range [][]string{
@@ -236,7 +236,7 @@ func TestLambdaNoRegion(t *testing.T) {
 
 func TestLambdaNoCredentials(t *testing.T) {
 	isolateLambdaEnv(t, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	out, _, err := runCLI(t, "", "lambda", "--function", "fn", "--endpoint-url", s.URL(), "--payload", "{}")
 	if err == nil || isUsage(err) || errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "no usable AWS credentials") || out != "" {
 		t.Errorf("err = %v, output %q", err, out)

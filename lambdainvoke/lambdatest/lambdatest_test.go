@@ -1,4 +1,4 @@
-package lambdaserver_test
+package lambdatest_test
 
 import (
 	"context"
@@ -19,14 +19,14 @@ import (
 	"github.com/aws/smithy-go"
 	"go.uber.org/goleak"
 
-	"github.com/fanout-go/fanout/internal/lambdaserver"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // client returns a real SDK client for s with retries off, as lambdainvoke
 // builds it, and closes its connections when the test ends.
-func client(t *testing.T, s *lambdaserver.Server) *lambda.Client {
+func client(t *testing.T, s *lambdatest.Server) *lambda.Client {
 	t.Helper()
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -48,7 +48,7 @@ func invoke(t *testing.T, c *lambda.Client, in *lambda.InvokeInput) (*lambda.Inv
 }
 
 func TestRequestResponse(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Aliases: map[string]string{"live": "7"}})
+	s := lambdatest.StartTest(t, lambdatest.Options{Aliases: map[string]string{"live": "7"}})
 	c := client(t, s)
 	tests := []struct {
 		qualifier, version string
@@ -88,7 +88,7 @@ func TestRequestResponse(t *testing.T) {
 }
 
 func TestEventAndDryRun(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Delay: time.Hour})
+	s := lambdatest.StartTest(t, lambdatest.Options{Delay: time.Hour})
 	c := client(t, s)
 	// Event and DryRun answer at once, whatever the run time.
 	out, err := invoke(t, c, &lambda.InvokeInput{Payload: []byte(`{}`), InvocationType: types.InvocationTypeEvent})
@@ -105,7 +105,7 @@ func TestEventAndDryRun(t *testing.T) {
 }
 
 func TestFunctionErrors(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	c := client(t, s)
 	for _, kind := range []string{"Handled", "Unhandled"} {
 		out, err := invoke(t, c, &lambda.InvokeInput{Payload: []byte(`{"fail":"` + strings.ToLower(kind) + `"}`)})
@@ -123,7 +123,7 @@ func TestFunctionErrors(t *testing.T) {
 // TestErrorsDeserialize checks that the real SDK turns each error answer
 // into its modeled type.
 func TestErrorsDeserialize(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Functions: []string{"fn"}})
+	s := lambdatest.StartTest(t, lambdatest.Options{Functions: []string{"fn"}})
 	c := client(t, s)
 
 	_, err := invoke(t, c, &lambda.InvokeInput{Payload: []byte(`{"error":"throttle","retry_after":2,"reason":"CallerRateLimitExceeded"}`)})
@@ -152,7 +152,7 @@ func TestErrorsDeserialize(t *testing.T) {
 		t.Errorf("invalid JSON: %v", err)
 	}
 
-	big := make([]byte, lambdaserver.SyncPayloadLimit+1)
+	big := make([]byte, lambdatest.SyncPayloadLimit+1)
 	for i := range big {
 		big[i] = ' '
 	}
@@ -162,11 +162,11 @@ func TestErrorsDeserialize(t *testing.T) {
 	if !errors.As(err, &tooLarge) {
 		t.Errorf("6 MB + 1: %v", err)
 	}
-	_, err = invoke(t, c, &lambda.InvokeInput{Payload: big[:lambdaserver.EventPayloadLimit+1], InvocationType: types.InvocationTypeEvent})
+	_, err = invoke(t, c, &lambda.InvokeInput{Payload: big[:lambdatest.EventPayloadLimit+1], InvocationType: types.InvocationTypeEvent})
 	if !errors.As(err, &tooLarge) {
 		t.Errorf("Event of 1 MB + 1: %v", err)
 	}
-	if _, err = invoke(t, c, &lambda.InvokeInput{Payload: big[:lambdaserver.SyncPayloadLimit]}); err != nil {
+	if _, err = invoke(t, c, &lambda.InvokeInput{Payload: big[:lambdatest.SyncPayloadLimit]}); err != nil {
 		t.Errorf("6 MB exactly: %v", err)
 	}
 
@@ -201,7 +201,7 @@ func TestErrorsDeserialize(t *testing.T) {
 }
 
 func TestFunctionNameForms(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Functions: []string{"fn"}})
+	s := lambdatest.StartTest(t, lambdatest.Options{Functions: []string{"fn"}})
 	c := client(t, s)
 	for name, qualifier := range map[string]string{
 		"fn":                         "",
@@ -225,7 +225,7 @@ func TestFunctionNameForms(t *testing.T) {
 }
 
 func TestClientContextAndEcho(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	c := client(t, s)
 	cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"tenant":"a"}}`))
 	out, err := invoke(t, c, &lambda.InvokeInput{
@@ -255,7 +255,7 @@ func TestClientContextAndEcho(t *testing.T) {
 
 // TestFailTimes checks that only an id's first calls fail.
 func TestFailTimes(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	c := client(t, s)
 	payload := []byte(`{"id":7,"error":"throttle","fail_times":2,"response":"done"}`)
 	for i := range 3 {
@@ -274,7 +274,7 @@ func TestFailTimes(t *testing.T) {
 // TestDroppedConnection checks that a dropped or reset connection reaches
 // the SDK as an error after the function ran.
 func TestDroppedConnection(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{})
+	s := lambdatest.StartTest(t, lambdatest.Options{})
 	c := client(t, s)
 	for _, mode := range []string{"drop", "reset"} {
 		_, err := invoke(t, c, &lambda.InvokeInput{Payload: []byte(`{"id":"` + mode + `","error":"` + mode + `"}`)})
@@ -294,7 +294,7 @@ func TestDroppedConnection(t *testing.T) {
 // TestLimit checks that calls beyond the limit answer 429 and that the
 // limit can change while the server runs.
 func TestLimit(t *testing.T) {
-	s := lambdaserver.StartTest(t, lambdaserver.Options{Limit: 2, RetryAfter: 1500 * time.Millisecond})
+	s := lambdatest.StartTest(t, lambdatest.Options{Limit: 2, RetryAfter: 1500 * time.Millisecond})
 	c := client(t, s)
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
@@ -325,7 +325,7 @@ func TestLimit(t *testing.T) {
 
 // TestCloseReleasesCalls checks that Close returns while calls sleep.
 func TestCloseReleasesCalls(t *testing.T) {
-	s, err := lambdaserver.Start(lambdaserver.Options{Delay: time.Hour})
+	s, err := lambdatest.Start(lambdatest.Options{Delay: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

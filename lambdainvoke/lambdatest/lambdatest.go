@@ -1,4 +1,4 @@
-// Package lambdaserver is a loopback HTTP server that speaks the AWS Lambda
+// Package lambdatest is a loopback HTTP server that speaks the AWS Lambda
 // Invoke API as the AWS SDK's model defines it, so that the tests of
 // lambdainvoke and `fanout lambda`, and the benchmarks, can drive a real
 // *lambda.Client without an AWS account.
@@ -55,7 +55,7 @@
 // of the payload, a few atomic operations and, for calls with an id, one
 // map update under a mutex. 2,000 calls of 100 ms at 200 at once is its
 // design load.
-package lambdaserver
+package lambdatest
 
 import (
 	"fmt"
@@ -134,7 +134,7 @@ type Server struct {
 func Start(o Options) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("lambdaserver: listen: %w", err)
+		return nil, fmt.Errorf("lambdatest: listen: %w", err)
 	}
 	s := &Server{
 		url:      "http://" + ln.Addr().String(),

@@ -19,7 +19,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fanout-go/fanout/internal/cmd/serve"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/cmd/serve"
 	"github.com/fanout-go/fanout/internal/testserver"
 )
 

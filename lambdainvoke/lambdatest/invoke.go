@@ -1,4 +1,4 @@
-package lambdaserver
+package lambdatest
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		name, ok := lookup(c.b.Error)
 		if !ok {
 			s.writeError(w, requestID, apiError{name: "InvalidParameterValueException",
-				message: fmt.Sprintf("lambdaserver: unknown error %q in the payload", c.b.Error)})
+				message: fmt.Sprintf("lambdatest: unknown error %q in the payload", c.b.Error)})
 			return
 		}
 		e := apiError{name: name, reason: c.b.Reason}
