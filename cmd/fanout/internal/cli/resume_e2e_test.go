@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fanout-go/fanout/internal/testserver"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 // journalRecord is the part of a record with key and outcome the tests read.
@@ -406,5 +407,39 @@ func TestE2EResumeTornLastLine(t *testing.T) {
 	}
 	if s.Count("/status/200/a") != 1 || s.Count("/status/200/b") != 2 {
 		t.Errorf("requests a %d, b %d; want 1 and 2", s.Count("/status/200/a"), s.Count("/status/200/b"))
+	}
+}
+
+// TestE2ELambdaResume: `fanout lambda --resume` runs again what was
+// throttled, and what failed for good only without --resume-skip-failed.
+func TestE2ELambdaResume(t *testing.T) {
+	s := lambdatest.StartTest(t, lambdatest.Options{})
+	jpath := filepath.Join(t.TempDir(), "journal.jsonl")
+	input := `{"id":"a"}` + "\n" + `{"id":"b","error":"throttle"}` + "\n" + `{"id":"c","fail":"unhandled"}` + "\n" +
+		"not json\n" + `{"id":"e"}` + "\n"
+	args := []string{"--function", "fn", "--endpoint-url", s.URL(), "--retries", "0", "--resume", jpath}
+	indexes := func(stdout string) []int {
+		var got []int
+		for _, r := range decodeLambda(t, stdout) {
+			got = append(got, r.Index)
+		}
+		return got
+	}
+	runLambdaBinary(t, input, args...)
+	stdout, stderr, _ := runLambdaBinary(t, input, args...)
+	if got := indexes(stdout); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Errorf("second run ran %v, want the throttled, the function error and the bad line [1 2 3]", got)
+	}
+	if !strings.Contains(stderr, "2 payloads skipped as done, 3 ran") {
+		t.Errorf("stderr lacks the resume summary:\n%s", stderr)
+	}
+	stdout, _, _ = runLambdaBinary(t, input, append(args, "--resume-skip-failed")...)
+	if got := indexes(stdout); !slices.Equal(got, []int{1}) {
+		t.Errorf("with --resume-skip-failed ran %v, want the throttled one alone [1]", got)
+	}
+	for id, want := range map[string]int{"a": 1, "e": 1, "c": 2, "b": 3} {
+		if got := s.Attempts(id); got != want {
+			t.Errorf("payload %s sent %d times, want %d", id, got, want)
+		}
 	}
 }
