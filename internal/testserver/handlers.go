@@ -13,6 +13,7 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/status/{code}", s.status)
+	mux.HandleFunc("/status/{code}/{name}", s.status)
 	mux.HandleFunc("/only/{method}", s.only)
 	mux.HandleFunc("/redirect/{n}", s.redirect)
 	mux.HandleFunc("/loop", s.loop)

@@ -9,6 +9,8 @@
 //	/status/{code}[?delay=D]           answer code after D (default 0); the
 //	                                   wait ends early when the client goes
 //	                                   away or the server closes
+//	/status/{code}/{name}[?delay=D]    the same; each name is a path of its
+//	                                   own for [Server.Count]
 //	/only/{method}                     200 for that method (GET, HEAD...),
 //	                                   405 with an Allow header for any other
 //	/redirect/{n}                      302 to /redirect/{n-1}; /redirect/0 is 200

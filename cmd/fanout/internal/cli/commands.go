@@ -6,4 +6,5 @@ var commands = []Command{
 	{Name: "demo", Summary: "show the seed's serial calls against fanout, on a built-in local server", Run: runDemo},
 	{Name: "http", Summary: "check the HTTP status of many URLs concurrently", Run: runHTTP},
 	{Name: "lambda", Summary: "invoke an AWS Lambda function once per JSON payload, concurrently", Run: runLambda},
+	{Name: "merge", Summary: "merge the JSON-lines outputs of shards or resumed runs into one, in input order", Run: runMerge},
 }

@@ -26,6 +26,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		insecure      bool
 		maxRetryAfter time.Duration
 		headers       headerList
+		resume        Resume
 	)
 	fs := NewFlagSet("http", "fanout http [flags] [URL...]\n\nChecks the HTTP status of each URL, concurrently, and writes one record per URL.\nURLs come from the arguments, from -i FILE, or from stdin; one per line, blank and # lines skipped.")
 	common.Register(fs, env, Defaults{
@@ -40,6 +41,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 	fs.Var(&headers, "H", "header", "'NAME: VALUE'", "send this header with every request (repeatable)")
 	fs.BoolVar(&insecure, "k", "insecure", false, "do not verify TLS certificates")
 	fs.DurationVar(&maxRetryAfter, "", "max-retry-after", 30*time.Second, "longest Retry-After wait honoured")
+	resume.Register(fs)
 	urls, err := fs.Parse(args, env.Stdout)
 	if err == errHelp {
 		return nil
@@ -80,6 +82,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		unordered: checker.CheckAllUnordered,
 		records:   httpRecords,
 		close:     checker.Close,
+		resumable: httpResumable(&resume, method, headers.h, noFollow, maxRedirects, insecure),
 	})
 }
 

@@ -28,6 +28,7 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 		invocation    string
 		logType       string
 		clientContext string
+		resume        Resume
 	)
 	fs := NewFlagSet("lambda", "fanout lambda --function NAME [flags]\n\n"+
 		"Invokes an AWS Lambda function once per JSON payload, concurrently, and writes one record per payload.\n"+
@@ -51,6 +52,7 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 	fs.BoolVar(&cfg.Adaptive, "", "adaptive", false, "lower the concurrency when Lambda throttles, raise it again up to -c on success")
 	fs.BoolVar(&cfg.RetryUnsafe, "", "retry-unsafe", false, "also retry calls that may have run (connection lost after sending, timeout, 5xx)")
 	fs.DurationVar(&cfg.MaxRetryAfter, "", "max-retry-after", 30*time.Second, "longest Retry-After wait honoured")
+	resume.Register(fs)
 	rest, err := fs.Parse(args, env.Stdout)
 	if err == errHelp {
 		return nil
@@ -105,6 +107,7 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 		ordered:   iv.InvokeAll,
 		unordered: iv.InvokeAllUnordered,
 		records:   lambdaRecords,
+		resumable: lambdaResumable(&resume, tmpl, cfg),
 	})
 }
 

@@ -51,6 +51,11 @@ type Writer[R any] struct {
 	lastFlush time.Time
 	started   bool
 	row       []string
+
+	// AfterFlush, if set, is called after each successful Flush, Write's
+	// own included: every record given to Write by then has reached the
+	// underlying writer.
+	AfterFlush func()
 }
 
 // NewWriter returns a writer of spec's records to w in format. When
@@ -101,6 +106,9 @@ func (w *Writer[R]) Flush() error {
 	}
 	if err := w.bw.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
+	}
+	if w.AfterFlush != nil {
+		w.AfterFlush()
 	}
 	return nil
 }

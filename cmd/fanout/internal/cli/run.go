@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/fanout-go/fanout"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/journal"
 	"github.com/fanout-go/fanout/trace"
 )
 
@@ -56,6 +57,10 @@ type Session struct {
 	progress *progress
 	// Recorder is the trace recorder, nil when no flag needs it.
 	Recorder *trace.Recorder
+	// pending takes each record's journal line with --resume (see
+	// resume.go); skipped counts the inputs skipped as done.
+	pending *journal.Pending
+	skipped func() int64
 }
 
 // Start begins a session; total is how many records are expected (-1 when
@@ -90,8 +95,16 @@ func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Rec
 		t        tally
 		writeErr error
 	)
+	// A journal line is queued before its record is written, so that the
+	// flush that takes the record to the output commits the line; a failed
+	// write drops the lines not yet committed.
+	out.AfterFlush = s.pending.Commit
 	for r := range results {
+		if s.pending != nil {
+			s.pending.Add(journalLine(r))
+		}
 		if writeErr = out.Write(r); writeErr != nil {
+			s.pending.Discard()
 			break // stops the run: results cancels what is in flight
 		}
 		class, failed := spec.Outcome(r)
@@ -117,7 +130,7 @@ func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Rec
 			s.writeSummary(rec.Summary(), t, spec.Noun)
 		}
 	}
-	if t.total == 0 && context.Cause(ctx) != ErrInterrupted {
+	if t.total == 0 && context.Cause(ctx) != ErrInterrupted && (s.skipped == nil || s.skipped() == 0) {
 		fmt.Fprintf(s.env.Stderr, "fanout: the input had no %s\n", spec.Noun)
 	}
 	switch {

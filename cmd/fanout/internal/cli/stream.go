@@ -22,6 +22,7 @@ type streamJob[In, R any] struct {
 	ordered, unordered  func(context.Context, *fanout.Executor, iter.Seq[In]) iter.Seq[R]
 	records             Records[R]
 	close               func() // after the executor is closed; may be nil
+	resumable           Resumable[R]
 }
 
 // runStream reads the job's records, runs them on an executor configured by
@@ -35,6 +36,13 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if input != nil {
 		defer input.Close()
 	}
+	rr, err := startResume(j.cmd, env.Stderr, j.resumable)
+	if err != nil {
+		return err
+	}
+	if rr != nil {
+		total = -1 // what is skipped is known only as the input is read
+	}
 	ctx, stop := Interruptible(ctx, env.Stderr)
 	defer stop()
 	records, readErr := readAhead(ctx, lines, j.readAhead)
@@ -42,6 +50,9 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	e := fanout.New(s.ExecutorOptions(j.execOpts...)...)
 	in := func(yield func(In) bool) {
 		for l := range records {
+			if !rr.take(l) {
+				continue
+			}
 			if !yield(j.input(l)) {
 				return
 			}
@@ -51,12 +62,19 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if c.Unordered {
 		all = j.unordered
 	}
-	err = Drive(ctx, s, all(ctx, e, in), j.records, func() {
+	closeExecutor := func() {
 		e.Close()
 		if j.close != nil {
 			j.close()
 		}
-	})
+	}
+	if rr == nil {
+		err = Drive(ctx, s, all(ctx, e, in), j.records, closeExecutor)
+	} else {
+		s.pending, s.skipped = rr.pending, rr.skipped.Load
+		err = Drive(ctx, s, rr.results(all(ctx, e, in)), keyedRecords(j.records), closeExecutor)
+		err = rr.finish(env.Stderr, j.noun, err)
+	}
 	if rerr := readErr(); rerr != nil {
 		return fmt.Errorf("reading the input: %w", rerr)
 	}

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/journal"
+	"github.com/fanout-go/fanout/httpcheck"
+	"github.com/fanout-go/fanout/lambdainvoke"
+)
+
+// httpResumable is `fanout http`'s part in --resume and --shard. A check's
+// result depends on the method, the headers sent, the redirect policy and
+// whether certificates are verified; not on timeouts or concurrency.
+func httpResumable(flags *Resume, method string, header http.Header, noFollow bool, maxRedirects int, insecure bool) Resumable[httpcheck.Result] {
+	fp := []string{"http", strings.ToUpper(method), strconv.FormatBool(insecure)}
+	if noFollow {
+		fp = append(fp, "no-follow")
+	} else {
+		fp = append(fp, "max-redirects="+strconv.Itoa(maxRedirects))
+	}
+	for _, name := range slices.Sorted(maps.Keys(header)) {
+		for _, v := range header[name] {
+			fp = append(fp, http.CanonicalHeaderKey(name)+": "+v)
+		}
+	}
+	return Resumable[httpcheck.Result]{
+		Flags:       flags,
+		Fingerprint: fp,
+		Outcome:     httpOutcome,
+		Index:       func(r *httpcheck.Result) *int { return &r.Index },
+	}
+}
+
+// httpOutcome: any answer is done, except the 429 and 503 that the checker
+// retries (they say "come back later", not what the URL is). An invalid
+// URL, a TLS failure or a redirect loop fail for good; every other error
+// may pass.
+func httpOutcome(r httpcheck.Result) journal.Outcome {
+	switch r.ErrorKind {
+	case "":
+		if r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable {
+			return journal.Transient
+		}
+		return journal.Done
+	case httpcheck.KindInvalidURL, httpcheck.KindTLS, httpcheck.KindTooManyRedirects:
+		return journal.Failed
+	}
+	return journal.Transient
+}
+
+// lambdaResumable is `fanout lambda`'s part in --resume and --shard. A
+// call's result depends on the function, its qualifier, the invocation
+// and log types, the client context, and where the call goes (region,
+// profile, endpoint).
+func lambdaResumable(flags *Resume, tmpl lambdainvoke.Template, cfg lambdainvoke.Config) Resumable[lambdainvoke.Result] {
+	return Resumable[lambdainvoke.Result]{
+		Flags: flags,
+		Fingerprint: []string{"lambda", tmpl.FunctionName, tmpl.Qualifier, string(tmpl.InvocationType),
+			string(tmpl.LogType), string(tmpl.ClientContext), cfg.Region, cfg.Profile, cfg.EndpointURL},
+		Outcome: lambdaJournalOutcome,
+		Index:   func(r *lambdainvoke.Result) *int { return &r.Index },
+	}
+}
+
+// lambdaJournalOutcome: an answer without a function error is done; a
+// function error, a refused payload, a missing function, denied access or
+// another 4xx fail for good; throttling, timeouts, connection and service
+// errors and interruptions may pass.
+func lambdaJournalOutcome(r lambdainvoke.Result) journal.Outcome {
+	switch r.ErrorKind {
+	case "":
+		if r.FunctionError != "" {
+			return journal.Failed
+		}
+		return journal.Done
+	case lambdainvoke.KindInvalidPayload, lambdainvoke.KindTooLarge, lambdainvoke.KindNotFound, lambdainvoke.KindAccessDenied:
+		return journal.Failed
+	case lambdainvoke.KindOther:
+		if r.Status >= 400 && r.Status < 500 {
+			return journal.Failed
+		}
+	}
+	return journal.Transient
+}

@@ -1,0 +1,74 @@
+package journal
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestMergeKeepsLastDonePerKey(t *testing.T) {
+	keys := NewKeyer("test")
+	a, b, c, d := keys.Key("a"), keys.Key("b"), keys.Key("c"), keys.Key("d")
+	rec := func(i int, k Key, o Outcome, note string) string {
+		return string(line(t, fmt.Sprintf(`{"index":%d,"note":%q}`, i, note), k, o))
+	}
+	first := rec(0, a, Done, "a first") + rec(1, b, Transient, "b canceled") + rec(3, d, Transient, "d canceled")
+	second := rec(1, b, Done, "b done") + rec(0, a, Done, "a again") + rec(3, d, Failed, "d failed") +
+		rec(1, b, Transient, "b canceled later") + `{"index":4,"key":"` + c.String() // torn
+	var out strings.Builder
+	var warnings []string
+	rep, err := Merge(&out, []Source{{"first", strings.NewReader(first)}, {"second", strings.NewReader(second)}},
+		func(m string) { warnings = append(warnings, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rec(0, a, Done, "a again") + rec(1, b, Done, "b done") + rec(3, d, Failed, "d failed")
+	if out.String() != want {
+		t.Errorf("merged:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if rep.Records != 3 || !slices.Equal(rep.Missing, []int{2}) || !slices.Equal(rep.Unfinished, []int{3}) || rep.OK() {
+		t.Errorf("report %+v, want 3 records, 2 missing, 3 unfinished", rep)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "second:5") {
+		t.Errorf("warnings %q, want the torn line of second named", warnings)
+	}
+}
+
+func TestMergePlainOutputs(t *testing.T) {
+	// Outputs without key or outcome (a run without --shard or --resume):
+	// keyed by index, done when they have no error. A last line without
+	// its newline that parses is kept.
+	in := `{"index":1,"url":"b"}` + "\n" + `{"index":0,"url":"a","error":"boom"}` + "\n" + `{"index":0,"url":"a"}`
+	var out strings.Builder
+	rep, err := Merge(&out, []Source{{"out", strings.NewReader(in)}}, nil)
+	want := `{"index":0,"url":"a"}` + "\n" + `{"index":1,"url":"b"}` + "\n"
+	if err != nil || out.String() != want || !rep.OK() {
+		t.Errorf("Merge = %q, %+v, %v; want %q", out.String(), rep, err, want)
+	}
+	_, err = Merge(&out, []Source{{"bad", strings.NewReader("{\"url\":\"x\"}\n")}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "bad:1") {
+		t.Errorf("a record without index: %v", err)
+	}
+}
+
+// Merge puts the outputs of shards, or of several resumed runs, back into
+// one stream in input order.
+func ExampleMerge() {
+	keys := NewKeyer("http", "GET")
+	a, b := keys.Key("http://a"), keys.Key("http://b")
+	shard0, _ := Line([]byte(`{"index":1,"url":"http://b"}`), b, Done)
+	// shard 1 timed out on http://a, then a resumed run got its answer
+	shard1a, _ := Line([]byte(`{"index":0,"url":"http://a","error_kind":"timeout"}`), a, Transient)
+	shard1b, _ := Line([]byte(`{"index":0,"url":"http://a"}`), a, Done)
+	rep, _ := Merge(os.Stdout, []Source{
+		{"shard0.jsonl", strings.NewReader(string(shard0))},
+		{"shard1.jsonl", strings.NewReader(string(shard1a) + string(shard1b))},
+	}, nil)
+	fmt.Println(rep.Records, rep.OK())
+	// Output:
+	// {"index":0,"url":"http://a","key":"60faf7b8b68423f9fe9fae829f8b917e","outcome":"done"}
+	// {"index":1,"url":"http://b","key":"3c36e7c353ad227a008c72c69ed1d3fa","outcome":"done"}
+	// 2 true
+}
