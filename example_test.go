@@ -5,26 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fanout-go/fanout"
 )
 
-// The seed article's story: three calls that each block for ~100 ms, like
-// requests.get, overlap when handed to an executor and gathered.
+// The seed article's story: three blocking calls, like requests.get,
+// overlap when handed to an executor and gathered. Each call here blocks
+// until all three have started, which only calls that overlap can do.
 func Example() {
 	ctx := context.Background()
 	ex := fanout.New(fanout.WithLimit(10))
 	defer ex.Close()
 
-	var running, most atomic.Int32
+	var started sync.WaitGroup
+	started.Add(3)
 	statusCode := func(ctx context.Context, url string) (int, error) {
-		n := running.Add(1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
-		defer running.Add(-1)
-		time.Sleep(100 * time.Millisecond) // a blocking call, as requests.get is
+		started.Done()
+		started.Wait() // a blocking call, as requests.get is
 		return 200, nil
 	}
 
@@ -36,10 +36,8 @@ func Example() {
 	}
 	codes, err := fanout.Gather(ctx, futures...)
 	fmt.Println(codes, err)
-	fmt.Println("calls that overlapped:", most.Load())
 	// Output:
 	// [200 200 200] <nil>
-	// calls that overlapped: 3
 }
 
 // Go is run_in_executor(None, ...): it submits to the package's Default
@@ -53,21 +51,141 @@ func ExampleGo() {
 	// Output: done <nil>
 }
 
-// Map streams inputs through the executor and yields results in input
-// order, holding at most the window in memory.
+// Map streams inputs through the executor and yields each input with its
+// result, in input order, holding at most the window in memory.
 func ExampleMap() {
 	ex := fanout.New(fanout.WithLimit(4))
 	defer ex.Close()
 	square := func(ctx context.Context, n int) (int, error) { return n * n, nil }
-	for i, r := range fanout.Map(context.Background(), ex, slices.Values([]int{0, 1, 2, 3, 4}), square) {
-		fmt.Println(i, r.Value, r.Err)
+	for n, r := range fanout.Map(context.Background(), ex, slices.Values([]int{3, 1, 4, 1, 5}), square) {
+		fmt.Println(n, r.Value, r.Err)
 	}
 	// Output:
-	// 0 0 <nil>
-	// 1 1 <nil>
-	// 2 4 <nil>
 	// 3 9 <nil>
+	// 1 1 <nil>
 	// 4 16 <nil>
+	// 1 1 <nil>
+	// 5 25 <nil>
+}
+
+// TrySubmit never blocks: with the queue full it says no, like errgroup's
+// TryGo, and the caller may shed the load.
+func ExampleTrySubmit() {
+	ex := fanout.New(fanout.WithLimit(1), fanout.WithQueue(0))
+	defer ex.Close()
+	release := make(chan struct{})
+	busy := func(ctx context.Context) (string, error) { <-release; return "done", nil }
+	first, ok1 := fanout.TrySubmit(context.Background(), ex, busy)
+	_, ok2 := fanout.TrySubmit(context.Background(), ex, busy)
+	fmt.Println(ok1, ok2)
+	close(release)
+	fmt.Println(first.Await(context.Background()))
+	// Output:
+	// true false
+	// done <nil>
+}
+
+// A Group is errgroup on an executor: tasks without values, the first
+// error cancels the others and is what Wait returns.
+func ExampleNewGroup() {
+	ex := fanout.New(fanout.WithLimit(8))
+	defer ex.Close()
+	g, ctx := fanout.NewGroup(context.Background(), ex)
+	for _, name := range []string{"a.txt", "b.txt", "missing.txt"} {
+		g.Go(func(ctx context.Context) error {
+			if name == "missing.txt" {
+				return fmt.Errorf("open %s: %w", name, errors.ErrUnsupported)
+			}
+			<-ctx.Done() // a long job, stopped by the failure
+			return ctx.Err()
+		}, fanout.WithLabel(name))
+	}
+	fmt.Println(g.Wait())
+	fmt.Println(context.Cause(ctx))
+	// Output:
+	// open missing.txt: unsupported operation
+	// open missing.txt: unsupported operation
+}
+
+// Wait waits until the executor is idle, without closing it.
+func ExampleExecutor_Wait() {
+	ex := fanout.New()
+	defer ex.Close()
+	var done atomic.Int32
+	for range 10 {
+		fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+			done.Add(1)
+			return 0, nil
+		})
+	}
+	if err := ex.Wait(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(done.Load(), "done")
+	// Output: 10 done
+}
+
+// Per-task options: tasks with their own timeout and retries share one
+// executor and its limit with the rest.
+func ExampleWithTaskTimeout() {
+	ex := fanout.New(fanout.WithLimit(10), fanout.WithTimeout(time.Minute))
+	defer ex.Close()
+	ctx := context.Background()
+	quick := fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) {
+		<-ctx.Done() // never answers: its own 10 ms timeout ends it
+		return 0, ctx.Err()
+	}, fanout.WithTaskTimeout(10*time.Millisecond))
+	calls := 0
+	flaky := fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) {
+		if calls++; calls < 3 {
+			return 0, errors.New("try again")
+		}
+		return calls, nil
+	}, fanout.WithTaskRetry(fanout.RetryPolicy{MaxAttempts: 3, InitialBackoff: time.Millisecond}))
+	_, err := quick.Await(ctx)
+	fmt.Println(errors.Is(err, fanout.ErrTimeout))
+	fmt.Println(flaky.Await(ctx))
+	// Output:
+	// true
+	// 3 <nil>
+}
+
+// A panic handler decides what else a panic does: here it is counted. The
+// panic is the task's error either way.
+func ExampleWithPanicHandler() {
+	var panics atomic.Int32
+	ex := fanout.New(fanout.WithPanicHandler(func(t fanout.TaskInfo, p *fanout.PanicError) {
+		panics.Add(1) // or log p.Stack, or panic(p) to crash as a bare goroutine would
+	}))
+	f := fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+		var m map[string]int
+		m["x"] = 1 // a bug
+		return 0, nil
+	})
+	ex.Close()
+	_, err := f.Await(context.Background())
+	fmt.Println(panics.Load(), err)
+	// Output: 1 fanout: task panicked: assignment to entry in nil map
+}
+
+// startCounter is an Observer that implements one hook: NopObserver
+// supplies the others.
+type startCounter struct {
+	fanout.NopObserver
+	n atomic.Int32
+}
+
+func (c *startCounter) AttemptStarted(fanout.TaskInfo, int, time.Time) { c.n.Add(1) }
+
+func ExampleNopObserver() {
+	c := &startCounter{}
+	ex := fanout.New(fanout.WithObserver(c))
+	for range 3 {
+		fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) { return 0, nil })
+	}
+	ex.Close()
+	fmt.Println(c.n.Load(), "attempts started")
+	// Output: 3 attempts started
 }
 
 // AsCompleted yields futures as they settle, with their index.
@@ -158,17 +276,23 @@ func ExampleFuture_Cancel() {
 }
 
 // A per-key limit caps the calls to one host, on top of the overall limit.
+// Each call here waits for a partner, so calls run two at a time exactly
+// when the key limit lets two run.
 func ExampleWithKeyLimit() {
 	ex := fanout.New(fanout.WithLimit(50), fanout.WithKeyLimit(2))
 	defer ex.Close()
 	var running, most atomic.Int32
+	pair := make(chan struct{})
 	var fs []*fanout.Future[int]
 	for range 10 {
 		fs = append(fs, fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
 			n := running.Add(1)
 			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 			}
-			time.Sleep(5 * time.Millisecond)
+			select { // meet the other running call
+			case pair <- struct{}{}:
+			case <-pair:
+			}
 			running.Add(-1)
 			return 200, nil
 		}, fanout.WithKey("api.example.com")))

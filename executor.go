@@ -3,7 +3,8 @@ package fanout
 import (
 	"context"
 	"fmt"
-	"reflect"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,11 +31,15 @@ type Executor struct {
 	limiter      *rate.Limiter
 	timeout      time.Duration
 	queueTimeout time.Duration
+	grace        time.Duration
 	retry        RetryPolicy
 	observers    []Observer
 	observed     bool
+	onPanic      func(TaskInfo, *PanicError)
+	shared       bool // the Default executor: nobody may close or shrink it
 	keyLimit     int
-	queueCap     int // < 0: unbounded
+	queueCap     int           // < 0: unbounded
+	limitMu      chan struct{} // held by SetLimit while it tells observers, so they hear changes in order
 
 	nextID         atomic.Uint64
 	completed      atomic.Uint64
@@ -51,12 +56,13 @@ type Executor struct {
 	closed     bool
 	stopping   bool          // Shutdown began: no task starts any more
 	idle       chan struct{} // closed when closed and live == 0
+	quiet      chan struct{} // made by Wait, closed when live drops to 0
 	global     taskList      // tasks waiting for an overall slot
 	active     taskList      // tasks holding slots
 	backoff    taskList      // tasks waiting out a retry backoff
 	keys       map[string]*keyState
-	groups     map[context.Context]*parentGroup
-	submitters []chan struct{} // Submit calls blocked on a full queue, FIFO
+	groups     map[<-chan struct{}]*parentGroup
+	submitters []*task // tasks whose Submit is blocked on a full queue, FIFO
 }
 
 // keyState is the per-key limit's bookkeeping for one key in use.
@@ -72,11 +78,11 @@ type Stats struct {
 	Running        int    // tasks holding a slot, abandoned calls included
 	Waiting        int    // tasks waiting for a slot
 	Retrying       int    // tasks waiting out a retry backoff
-	Submitted      uint64 // tasks given to Submit, rejected ones included
+	Submitted      uint64 // tasks given to Submit (rejected ones included) or admitted by TrySubmit
 	Completed      uint64 // futures settled with a value
 	Failed         uint64 // futures settled with an error, cancellations excepted
 	Canceled       uint64 // futures canceled: Future.Cancel, their context, Shutdown
-	Abandoned      int    // calls still running whose futures have settled
+	Abandoned      int    // calls still running longer than the grace after their futures settled from outside
 	AbandonedTotal uint64 // calls ever abandoned
 }
 
@@ -84,7 +90,7 @@ type Stats struct {
 // DefaultLimit tasks at once, queues the rest without bound, and has no rate
 // limit, timeouts or retries.
 func New(opts ...Option) *Executor {
-	c := config{limit: DefaultLimit, queue: -1}
+	c := config{limit: DefaultLimit, queue: -1, grace: AbandonGrace}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -92,15 +98,18 @@ func New(opts ...Option) *Executor {
 		limiter:      c.limiter,
 		timeout:      c.timeout,
 		queueTimeout: c.queueTimeout,
+		grace:        c.grace,
 		retry:        c.retry.normalized(),
 		observers:    c.observers,
 		observed:     len(c.observers) > 0,
+		onPanic:      c.onPanic,
 		keyLimit:     c.keyLimit,
 		queueCap:     c.queue,
+		limitMu:      make(chan struct{}, 1),
 		limit:        c.limit,
 		idle:         make(chan struct{}),
 		keys:         make(map[string]*keyState),
-		groups:       make(map[context.Context]*parentGroup),
+		groups:       make(map[<-chan struct{}]*parentGroup),
 	}
 	if e.observed {
 		now := time.Now()
@@ -130,12 +139,20 @@ func (e *Executor) Limit() int {
 
 // SetLimit changes the concurrency limit while tasks run, for adaptive
 // concurrency. Lowering it stops nothing already running: new tasks start
-// once fewer than n run. Observers that implement LimitObserver are told.
-// It panics if n < 1.
+// once fewer than n run; raising it starts queued tasks and admits blocked
+// Submits at once. Observers that implement LimitObserver are told, in the
+// order concurrent calls took effect. It panics if n < 1, and on the
+// Default executor, which is shared by every package of the process.
 func (e *Executor) SetLimit(n int) {
 	if n < 1 {
 		panic("fanout: SetLimit needs n >= 1")
 	}
+	e.check()
+	if e.shared {
+		panic("fanout: SetLimit on the shared Default executor; build your own with New")
+	}
+	e.limitMu <- struct{}{}
+	defer func() { <-e.limitMu }()
 	e.mu.Lock()
 	changed := n != e.limit
 	e.limit = n
@@ -149,6 +166,14 @@ func (e *Executor) SetLimit(n int) {
 				lo.LimitChanged(n, now)
 			}
 		}
+	}
+}
+
+// check panics on an Executor not built by New: its zero value has no
+// slots, and every Submit would wait for ever.
+func (e *Executor) check() {
+	if e.idle == nil {
+		panic("fanout: Executor not built by New")
 	}
 }
 
@@ -166,22 +191,96 @@ func (e *Executor) Stats() Stats {
 	return s
 }
 
-// Close stops accepting tasks (later Submits fail with ErrClosed) and waits
-// until every accepted task has finished, queued ones included. Abandoned
-// calls are waited for too.
+// Close stops accepting tasks (later Submits fail with ErrClosed, blocked
+// ones too) and waits until every accepted task has finished, queued ones
+// included. Abandoned calls are waited for too.
+//
+// Close panics when called from inside one of e's own tasks, which it would
+// wait for for ever (it looks for a running task's function on the caller's
+// stack), and on the Default executor, which is shared by every package of
+// the process.
 func (e *Executor) Close() {
+	e.check()
+	if e.shared {
+		panic("fanout: Close on the shared Default executor; build your own with New")
+	}
 	e.mu.Lock()
 	e.closeLocked()
+	var fns []uintptr
+	if e.live > 0 {
+		e.active.each(func(t *task) {
+			if t.phase.Load() != phaseIdle {
+				fns = append(fns, t.r.code())
+			}
+		})
+	}
 	e.mu.Unlock()
+	if len(fns) > 0 && onStack(fns) {
+		panic("fanout: Close called from inside one of the executor's own tasks would wait for itself for ever")
+	}
 	<-e.idle
+}
+
+// onStack reports whether a function whose entry is in fns has a frame on
+// the calling goroutine's stack.
+func onStack(fns []uintptr) bool {
+	pcs := make([]uintptr, 64)
+	for {
+		n := runtime.Callers(3, pcs)
+		if n < len(pcs) {
+			pcs = pcs[:n]
+			break
+		}
+		pcs = make([]uintptr, 2*len(pcs))
+	}
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if slices.Contains(fns, f.Entry) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// Wait waits until no accepted task is left unfinished, without closing e:
+// the moment every task given so far (and any given meanwhile) has ended.
+// It returns ctx's cause if ctx ends first. Submits that go on meanwhile
+// may keep it waiting; stop them first to wait for a batch.
+func (e *Executor) Wait(ctx context.Context) error {
+	e.check()
+	e.mu.Lock()
+	if e.live == 0 {
+		e.mu.Unlock()
+		return nil
+	}
+	if e.quiet == nil {
+		e.quiet = make(chan struct{})
+	}
+	quiet := e.quiet
+	e.mu.Unlock()
+	select {
+	case <-quiet:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // Shutdown stops accepting tasks, cancels every queued and running task
 // (their futures fail with an error matching both ErrClosed and
 // context.Canceled) and waits until they have all returned or ctx ends, in
 // which case it returns ctx's error: functions that ignore their context may
-// still be running.
+// still be running. An idle executor shuts down without error whatever ctx.
+// It panics on the Default executor, which is shared by every package of
+// the process.
 func (e *Executor) Shutdown(ctx context.Context) error {
+	e.check()
+	if e.shared {
+		panic("fanout: Shutdown on the shared Default executor; build your own with New")
+	}
 	e.mu.Lock()
 	e.closeLocked()
 	e.stopping = true // a slot freed by a canceled task must not start a queued one
@@ -200,7 +299,17 @@ func (e *Executor) Shutdown(ctx context.Context) error {
 	select {
 	case <-e.idle:
 		return nil
+	default:
+	}
+	select {
+	case <-e.idle:
+		return nil
 	case <-ctx.Done():
+		select {
+		case <-e.idle: // both ready: the select chose at random
+			return nil
+		default:
+		}
 		return fmt.Errorf("fanout: shutdown: %d calls still running: %w", e.Stats().Running, context.Cause(ctx))
 	}
 }
@@ -210,8 +319,8 @@ func (e *Executor) closeLocked() {
 		return
 	}
 	e.closed = true
-	for _, ch := range e.submitters {
-		close(ch)
+	for _, t := range e.submitters {
+		t.wait.wake <- struct{}{} // not admitted: its Submit fails with ErrClosed
 	}
 	e.submitters = nil
 	if e.live == 0 {
@@ -228,14 +337,103 @@ func (e *Executor) taskGone() {
 
 func (e *Executor) goneLocked() {
 	e.live--
-	if e.live == 0 && e.closed {
-		close(e.idle)
+	if e.live == 0 {
+		if e.closed {
+			close(e.idle)
+		}
+		if e.quiet != nil {
+			close(e.quiet)
+			e.quiet = nil
+		}
 	}
 }
 
-// submit admits t, blocking while the queue is full, and starts it when a
-// slot is free.
-func (e *Executor) submit(t *task) {
+// submit admits t, blocking while the queue is full (unless try), and
+// starts it when a slot is free. It reports false when try and t would have
+// to wait for room: t is then untouched, told to no observer.
+//
+// Fairness: a task that can start at once (a free slot, its key under its
+// limit, nobody queued ahead) is admitted even while other Submits are
+// blocked, since it takes no queue place; blocked Submits get queue places
+// in the order they blocked, and dispatchLocked admits them on their
+// behalf as places free, as many as fit.
+func (e *Executor) submit(t *task, try bool) bool {
+	e.check()
+	if !try {
+		e.queued(t)
+	}
+	e.mu.Lock()
+	for {
+		if t.parent.Err() != nil {
+			// Checked under e.mu: a context that ends after this is seen by
+			// parentDone, which takes e.mu too.
+			e.mu.Unlock()
+			if try {
+				e.queued(t)
+			}
+			t.settle(context.Cause(t.parent), byCancel)
+			t.finish()
+			return true
+		}
+		if e.closed {
+			e.mu.Unlock()
+			if try {
+				e.queued(t)
+			}
+			t.settle(ErrClosed, byReturn)
+			t.finish()
+			return true
+		}
+		if len(e.submitters) == 0 && e.queueRoomLocked() || e.startsNowLocked(t) {
+			break
+		}
+		if try {
+			e.mu.Unlock()
+			return false
+		}
+		w := t.waitLocked()
+		if w.wake == nil {
+			w.wake = make(chan struct{}, 1)
+		}
+		e.submitters = append(e.submitters, t)
+		e.mu.Unlock()
+		select {
+		case <-w.wake:
+			e.mu.Lock()
+			if w.handed {
+				e.mu.Unlock()
+				return true
+			}
+		case <-t.parent.Done():
+			e.mu.Lock()
+			select {
+			case <-w.wake: // sent with the hand-over or by Close: drop it, or a wait after a backoff would see it
+			default:
+			}
+			if w.handed {
+				e.mu.Unlock() // admitted meanwhile: its group cancels it
+				return true
+			}
+			e.dropSubmitterLocked(t)
+			e.mu.Unlock()
+			t.settle(fmt.Errorf("fanout: submit: %w", context.Cause(t.parent)), byCancel)
+			t.finish()
+			return true
+		}
+	}
+	if try {
+		// Told under e.mu: once admitted, t may start in another goroutine,
+		// and observers must hear of it queued first.
+		e.queued(t)
+	}
+	starts := e.admitLocked(t)
+	e.mu.Unlock()
+	e.start(starts)
+	return true
+}
+
+// queued numbers t and tells observers.
+func (e *Executor) queued(t *task) {
 	t.info.ID = e.nextID.Add(1)
 	if e.observed {
 		now := time.Now()
@@ -243,86 +441,40 @@ func (e *Executor) submit(t *task) {
 			o.TaskQueued(t.info, now)
 		}
 	}
-	watched := t.parent.Done() != nil
-	if watched && !reflect.TypeOf(t.parent).Comparable() {
-		// A context that cannot be a map key has no group (see
-		// parentGroup): watch it for this task alone, before admission so
-		// that no Shutdown can miss the task in between.
-		watched = false
-		stop := context.AfterFunc(t.parent, func() { t.cancel(context.Cause(t.parent), byCancel) })
-		t.mu.Lock()
-		t.moreLocked().stopParent = stop
-		t.mu.Unlock()
-	}
-	e.mu.Lock()
-	front := false
-	for {
-		if t.parent.Err() != nil {
-			// Checked under e.mu: a context that ends after this is seen by
-			// parentDone, which takes e.mu too.
-			e.mu.Unlock()
-			t.settle(context.Cause(t.parent), byCancel)
-			t.finish()
-			return
-		}
-		if e.closed {
-			e.mu.Unlock()
-			t.settle(ErrClosed, byReturn)
-			t.finish()
-			return
-		}
-		if (front || len(e.submitters) == 0) && e.roomLocked(t) {
-			break
-		}
-		ch := make(chan struct{})
-		if front {
-			e.submitters = append([]chan struct{}{ch}, e.submitters...)
-		} else {
-			e.submitters = append(e.submitters, ch)
-		}
-		e.mu.Unlock()
-		select {
-		case <-ch:
-			front = true
-			e.mu.Lock()
-		case <-t.parent.Done():
-			e.mu.Lock()
-			if !e.dropSubmitterLocked(ch) {
-				e.wakeSubmitterLocked() // it was woken: pass the turn on
-			}
-			e.mu.Unlock()
-			t.settle(fmt.Errorf("fanout: submit: %w", context.Cause(t.parent)), byCancel)
-			t.finish()
-			return
-		}
-	}
-	t.admitted = true
-	e.live++
-	if watched {
-		e.joinGroupLocked(t)
-	}
-	starts := e.enqueueLocked(t)
-	e.mu.Unlock()
-	e.start(starts)
 }
 
-// A parentGroup is the admitted tasks sharing one Submit context. Watching
-// the context once for all of them, rather than once per task, saves a
-// context.AfterFunc (three allocations) per task: most callers submit many
-// tasks with one context.
+// admitLocked counts t in, has its context watched, and takes its slots or
+// queues it. It returns t when t may start now.
+func (e *Executor) admitLocked(t *task) (starts *task) {
+	t.admitted = true
+	e.live++
+	if t.parent.Done() != nil {
+		e.joinGroupLocked(t)
+	}
+	return e.enqueueLocked(t)
+}
+
+// A parentGroup is the admitted tasks whose Submit contexts share one Done
+// channel: one context, or contexts derived from it without a cancel of
+// their own (context.WithValue). Watching the channel once for all of them,
+// rather than once per task, saves a context.AfterFunc (three allocations)
+// per task: most callers submit many tasks with one context. The channel is
+// the key because every channel is hashable, whatever the context's type
+// holds.
 type parentGroup struct {
-	ctx   context.Context
+	done  <-chan struct{}
 	tasks taskSet
 	stop  func() bool
 }
 
-// joinGroupLocked adds t to the group of its Submit context, creating the
-// group and its watch when t is the first. The context must be comparable.
+// joinGroupLocked adds t to the group of its Submit context's Done channel,
+// creating the group and its watch when t is the first.
 func (e *Executor) joinGroupLocked(t *task) {
-	g := e.groups[t.parent]
+	done := t.parent.Done()
+	g := e.groups[done]
 	if g == nil {
-		g = &parentGroup{ctx: t.parent}
-		e.groups[t.parent] = g
+		g = &parentGroup{done: done}
+		e.groups[done] = g
 		// The callback runs in its own goroutine, never under e.mu.
 		g.stop = context.AfterFunc(t.parent, func() { e.parentDone(g) })
 	}
@@ -339,36 +491,33 @@ func (e *Executor) leaveGroupLocked(t *task) {
 	}
 	g.tasks.drop(t)
 	t.group = nil
-	if g.tasks.n == 0 && e.groups[g.ctx] == g {
-		delete(e.groups, g.ctx)
+	if g.tasks.n == 0 && e.groups[g.done] == g {
+		delete(e.groups, g.done)
 		g.stop()
 	}
 }
 
-// parentDone cancels every task of a group whose context ended.
+// parentDone cancels every task of a group whose context ended, each with
+// its own context's cause.
 func (e *Executor) parentDone(g *parentGroup) {
 	e.mu.Lock()
-	if e.groups[g.ctx] == g {
-		delete(e.groups, g.ctx)
+	if e.groups[g.done] == g {
+		delete(e.groups, g.done)
 	}
 	var all []*task
 	for t := g.tasks.head; t != nil; t = t.gnext {
 		all = append(all, t)
 	}
 	e.mu.Unlock()
-	cause := context.Cause(g.ctx)
 	for _, t := range all {
-		t.cancel(cause, byCancel)
+		t.cancel(context.Cause(t.parent), byCancel)
 	}
 }
 
-// roomLocked reports whether t may be admitted now without exceeding the
-// queue bound: there is queue room, or t would start at once.
-func (e *Executor) roomLocked(t *task) bool {
-	if e.queueCap < 0 || e.waiting < e.queueCap {
-		return true
-	}
-	if e.running >= e.limit || e.global.n > 0 {
+// startsNowLocked reports whether t would start at once: a free slot, its
+// key under its limit, and nobody queued ahead of it.
+func (e *Executor) startsNowLocked(t *task) bool {
+	if e.stopping || e.running >= e.limit || e.global.n > 0 {
 		return false
 	}
 	if t.info.Key != "" && e.keyLimit > 0 {
@@ -379,22 +528,38 @@ func (e *Executor) roomLocked(t *task) bool {
 	return true
 }
 
-func (e *Executor) dropSubmitterLocked(ch chan struct{}) bool {
-	for i, c := range e.submitters {
-		if c == ch {
-			e.submitters = append(e.submitters[:i], e.submitters[i+1:]...)
-			return true
-		}
-	}
-	return false
+// queueRoomLocked reports whether the queue has a free place.
+func (e *Executor) queueRoomLocked() bool {
+	return e.queueCap < 0 || e.waiting < e.queueCap
 }
 
-// wakeSubmitterLocked lets the first blocked Submit check for room again.
-func (e *Executor) wakeSubmitterLocked() {
-	if len(e.submitters) > 0 {
-		close(e.submitters[0])
-		e.submitters = e.submitters[1:]
+func (e *Executor) dropSubmitterLocked(t *task) {
+	if i := slices.Index(e.submitters, t); i >= 0 {
+		e.submitters = slices.Delete(e.submitters, i, i+1)
 	}
+}
+
+// admitBlockedLocked admits, in the order they blocked, every blocked
+// Submit's task that now fits: one that can start at once, or one that
+// finds a queue place. It returns those that start now.
+func (e *Executor) admitBlockedLocked() (starts *task) {
+	for i := 0; i < len(e.submitters); {
+		if !e.queueRoomLocked() && (e.stopping || e.running >= e.limit || e.global.n > 0) {
+			break // nobody fits
+		}
+		t := e.submitters[i]
+		if !e.startsNowLocked(t) && !e.queueRoomLocked() {
+			i++ // its key is busy and the queue full: later ones may start
+			continue
+		}
+		e.submitters = slices.Delete(e.submitters, i, i+1)
+		t.wait.handed = true
+		if s := e.admitLocked(t); s != nil {
+			starts = link(starts, s)
+		}
+		t.wait.wake <- struct{}{}
+	}
+	return starts
 }
 
 // enqueueLocked takes t's key slot then an overall slot, or queues it for
@@ -457,8 +622,10 @@ func (e *Executor) dispatchLocked() (starts *task) {
 		}
 		last = t
 	}
-	if starts != nil {
-		e.wakeSubmitterLocked()
+	if len(e.submitters) > 0 {
+		if s := e.admitBlockedLocked(); s != nil {
+			starts = link(starts, s)
+		}
 	}
 	return starts
 }
@@ -527,7 +694,6 @@ func (e *Executor) removeWaitingLocked(t *task) (starts *task) {
 	if s := e.dispatchLocked(); s != nil {
 		starts = link(starts, s)
 	}
-	e.wakeSubmitterLocked()
 	return starts
 }
 
@@ -582,7 +748,6 @@ func (e *Executor) release(t *task, next taskState, adopt bool) (adopted *task) 
 	if s := e.dispatchLocked(); s != nil {
 		starts = link(starts, s)
 	}
-	e.wakeSubmitterLocked()
 	e.mu.Unlock()
 	if adopt {
 		adopted, starts = adoptOne(starts)
@@ -629,9 +794,18 @@ func (e *Executor) reacquire(t *task) {
 	if granted {
 		return
 	}
-	select {
-	case <-w.wake:
-	case <-t.Done():
+	for {
+		select {
+		case <-w.wake:
+		case <-t.Done():
+			return
+		}
+		e.mu.Lock()
+		running := t.state == stateRunning
+		e.mu.Unlock()
+		if running {
+			return
+		}
 	}
 }
 

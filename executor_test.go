@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fanout-go/fanout"
@@ -97,12 +98,25 @@ func TestLimitBoundsConcurrency(t *testing.T) {
 	}
 }
 
+// Without WithLimit, DefaultLimit tasks run at once and the next waits.
 func TestDefaultLimit(t *testing.T) {
-	ex := fanout.New()
-	defer ex.Close()
-	if ex.Limit() != fanout.DefaultLimit || fanout.DefaultLimit != 64 {
-		t.Fatalf("default limit %d", ex.Limit())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New()
+		release := make(chan struct{})
+		var fs []*fanout.Future[string]
+		for range fanout.DefaultLimit + 1 {
+			fs = append(fs, fanout.Submit(t.Context(), ex, block(nil, release, "")))
+		}
+		synctest.Wait()
+		if s := ex.Stats(); ex.Limit() != fanout.DefaultLimit || s.Running != fanout.DefaultLimit || s.Waiting != 1 {
+			t.Fatalf("limit %d, stats %+v; want %d running, 1 waiting", ex.Limit(), s, fanout.DefaultLimit)
+		}
+		close(release)
+		if _, err := fanout.Gather(t.Context(), fs...); err != nil {
+			t.Fatal(err)
+		}
+		ex.Close()
+	})
 }
 
 // block returns a task function that signals started and waits for release
@@ -122,49 +136,49 @@ func block(started chan<- string, release <-chan struct{}, name string) func(con
 }
 
 func TestQueueBackpressure(t *testing.T) {
-	ex := fanout.New(fanout.WithLimit(1), fanout.WithQueue(1))
-	defer ex.Close()
-	release := make(chan struct{})
-	started := make(chan string, 3)
-	a := fanout.Submit(t.Context(), ex, block(started, release, "a"))
-	<-started
-	b := fanout.Submit(t.Context(), ex, block(started, release, "b")) // fills the queue
-	if s := ex.Stats(); s.Running != 1 || s.Waiting != 1 {
-		t.Fatalf("stats %+v, want 1 running 1 waiting", s)
-	}
-
-	// A third Submit blocks; when its context ends it returns a failed future.
-	ctx, cancel := context.WithCancel(t.Context())
-	submitted := make(chan *fanout.Future[string])
-	go func() { submitted <- fanout.Submit(ctx, ex, block(started, release, "c")) }()
-	select {
-	case <-submitted:
-		t.Fatal("Submit returned although the queue was full")
-	case <-time.After(20 * time.Millisecond):
-	}
-	cancel()
-	c := <-submitted
-	if _, err := c.Await(t.Context()); !errors.Is(err, context.Canceled) {
-		t.Fatalf("blocked Submit whose context ended: err %v, want context.Canceled", err)
-	}
-
-	// A blocked Submit goes on as soon as there is room.
-	go func() { submitted <- fanout.Submit(t.Context(), ex, block(started, release, "d")) }()
-	select {
-	case <-submitted:
-		t.Fatal("Submit returned although the queue was full")
-	case <-time.After(20 * time.Millisecond):
-	}
-	close(release)
-	d := <-submitted
-	for _, f := range []*fanout.Future[string]{a, b, d} {
-		if _, err := f.Await(t.Context()); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(1), fanout.WithQueue(1))
+		defer ex.Close()
+		release := make(chan struct{})
+		started := make(chan string, 3)
+		a := fanout.Submit(t.Context(), ex, block(started, release, "a"))
+		<-started
+		b := fanout.Submit(t.Context(), ex, block(started, release, "b")) // fills the queue
+		if s := ex.Stats(); s.Running != 1 || s.Waiting != 1 {
+			t.Fatalf("stats %+v, want 1 running 1 waiting", s)
 		}
-	}
-	if s := ex.Stats(); s.Canceled != 1 || s.Completed != 3 {
-		t.Fatalf("stats %+v", s)
-	}
+
+		// A third Submit blocks; when its context ends it returns a failed future.
+		ctx, cancel := context.WithCancel(t.Context())
+		submitted := make(chan *fanout.Future[string], 1)
+		go func() { submitted <- fanout.Submit(ctx, ex, block(started, release, "c")) }()
+		synctest.Wait()
+		if len(submitted) != 0 {
+			t.Fatal("Submit returned although the queue was full")
+		}
+		cancel()
+		c := <-submitted
+		if _, err := c.Await(t.Context()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("blocked Submit whose context ended: err %v, want context.Canceled", err)
+		}
+
+		// A blocked Submit goes on as soon as there is room.
+		go func() { submitted <- fanout.Submit(t.Context(), ex, block(started, release, "d")) }()
+		synctest.Wait()
+		if len(submitted) != 0 {
+			t.Fatal("Submit returned although the queue was full")
+		}
+		close(release)
+		d := <-submitted
+		for _, f := range []*fanout.Future[string]{a, b, d} {
+			if _, err := f.Await(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s := ex.Stats(); s.Canceled != 1 || s.Completed != 3 {
+			t.Fatalf("stats %+v", s)
+		}
+	})
 }
 
 func TestQueueZeroAdmitsOnlyWhatCanStart(t *testing.T) {
@@ -227,36 +241,43 @@ func TestTimeout(t *testing.T) {
 		}
 	})
 	t.Run("ignored: abandoned, keeps its slot", func(t *testing.T) {
-		ex := fanout.New(fanout.WithLimit(1), fanout.WithTimeout(10*time.Millisecond))
-		defer ex.Close()
-		release := make(chan struct{})
-		var once sync.Once
-		defer once.Do(func() { close(release) })
-		stuck := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
-			<-release // ignores ctx, like a blocking call without a deadline
-			return 1, nil
+		synctest.Test(t, func(t *testing.T) {
+			ex := fanout.New(fanout.WithLimit(1), fanout.WithTimeout(10*time.Millisecond))
+			release := make(chan struct{})
+			stuck := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
+				<-release // ignores ctx, like a blocking call without a deadline
+				return 1, nil
+			})
+			ran := make(chan struct{})
+			next := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
+				close(ran)
+				return 2, nil
+			})
+			start := time.Now()
+			if _, err := stuck.Await(t.Context()); !errors.Is(err, fanout.ErrTimeout) {
+				t.Fatalf("err %v, want ErrTimeout", err)
+			}
+			if waited := time.Since(start); waited != 10*time.Millisecond+fanout.AbandonGrace {
+				t.Fatalf("the future failed after %v, want the timeout plus the grace", waited)
+			}
+			if s := ex.Stats(); s.Abandoned != 1 || s.Running != 1 || s.AbandonedTotal != 1 {
+				t.Fatalf("stats %+v: want the abandoned call to keep its slot", s)
+			}
+			synctest.Wait()
+			select {
+			case <-ran:
+				t.Fatal("a task started while the abandoned call still held the only slot")
+			default:
+			}
+			close(release)
+			if v, err := next.Await(t.Context()); v != 2 || err != nil {
+				t.Fatalf("next task: %v %v", v, err)
+			}
+			ex.Close()
+			if s := ex.Stats(); s.Abandoned != 0 {
+				t.Fatalf("stats %+v after the call returned", s)
+			}
 		})
-		ran := make(chan struct{})
-		next := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
-			close(ran)
-			return 2, nil
-		})
-		if _, err := stuck.Await(t.Context()); !errors.Is(err, fanout.ErrTimeout) {
-			t.Fatalf("err %v, want ErrTimeout", err)
-		}
-		if s := ex.Stats(); s.Abandoned != 1 || s.Running != 1 || s.AbandonedTotal != 1 {
-			t.Fatalf("stats %+v: want the abandoned call to keep its slot", s)
-		}
-		select {
-		case <-ran:
-			t.Fatal("a task started while the abandoned call still held the only slot")
-		case <-time.After(20 * time.Millisecond):
-		}
-		once.Do(func() { close(release) })
-		if v, err := next.Await(t.Context()); v != 2 || err != nil {
-			t.Fatalf("next task: %v %v", v, err)
-		}
-		waitFor(t, "abandoned count back to 0", func() bool { return ex.Stats().Abandoned == 0 })
 	})
 }
 
@@ -385,6 +406,10 @@ func TestRetry(t *testing.T) {
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) || tt.wantErr == nil && tt.wantCalls == 3 && err != nil {
 				t.Fatalf("err %v, want %v", err, tt.wantErr)
 			}
+			var pe *fanout.PanicError
+			if strings.HasPrefix(tt.name, "a panic") && (!errors.As(err, &pe) || pe.Value != "boom") {
+				t.Fatalf("err %v, want the *PanicError of boom", err)
+			}
 		})
 	}
 }
@@ -508,7 +533,7 @@ func TestCancel(t *testing.T) {
 	if ran.Load() {
 		t.Fatal("a task canceled while waiting ran")
 	}
-	if s := ex.Stats(); s.Canceled != 2 || s.Abandoned != 0 || s.Running != 0 {
+	if s := ex.Stats(); s.Canceled != 2 || s.Abandoned != 0 || s.AbandonedTotal != 0 || s.Running != 0 {
 		t.Fatalf("stats %+v: the running task honoured its context and returned", s)
 	}
 	running.Cancel() // canceling a settled future changes nothing
@@ -556,35 +581,38 @@ func TestAwaitReturnsWhenItsContextEnds(t *testing.T) {
 }
 
 func TestAbandonedCallKeepsLimitHonest(t *testing.T) {
-	ex := fanout.New(fanout.WithLimit(1))
-	release, started := make(chan struct{}), make(chan struct{})
-	stuck := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
-		close(started)
-		<-release
-		return 1, nil
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(1))
+		release, started := make(chan struct{}), make(chan struct{})
+		stuck := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
+			close(started)
+			<-release
+			return 1, nil
+		})
+		<-started
+		stuck.Cancel()
+		if _, err := stuck.Await(t.Context()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v", err)
+		}
+		time.Sleep(fanout.AbandonGrace)
+		synctest.Wait()
+		if s := ex.Stats(); s.Abandoned != 1 || s.Running != 1 {
+			t.Fatalf("stats %+v", s)
+		}
+		next := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) { return 2, nil })
+		synctest.Wait()
+		if _, ok := next.Result(); ok {
+			t.Fatal("a task ran while an abandoned call held the only slot")
+		}
+		close(release)
+		if v, _ := next.Await(t.Context()); v != 2 {
+			t.Fatal("next task did not run")
+		}
+		ex.Close()
+		if s := ex.Stats(); s.Abandoned != 0 || s.AbandonedTotal != 1 {
+			t.Fatalf("stats %+v", s)
+		}
 	})
-	<-started
-	stuck.Cancel()
-	if _, err := stuck.Await(t.Context()); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err %v", err)
-	}
-	if s := ex.Stats(); s.Abandoned != 1 || s.Running != 1 {
-		t.Fatalf("stats %+v", s)
-	}
-	next := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) { return 2, nil })
-	select {
-	case <-next.Done():
-		t.Fatal("a task ran while an abandoned call held the only slot")
-	case <-time.After(20 * time.Millisecond):
-	}
-	close(release)
-	if v, _ := next.Await(t.Context()); v != 2 {
-		t.Fatal("next task did not run")
-	}
-	ex.Close()
-	if s := ex.Stats(); s.Abandoned != 0 || s.AbandonedTotal != 1 {
-		t.Fatalf("stats %+v", s)
-	}
 }
 
 func TestCloseWaitsAndRejects(t *testing.T) {
@@ -717,12 +745,7 @@ func (l *limitLog) LimitChanged(n int, _ time.Time) {
 	l.limits = append(l.limits, n)
 }
 
-type nopObserver struct{}
-
-func (nopObserver) TaskQueued(fanout.TaskInfo, time.Time)                   {}
-func (nopObserver) AttemptStarted(fanout.TaskInfo, int, time.Time)          {}
-func (nopObserver) AttemptFinished(fanout.TaskInfo, int, error, time.Time)  {}
-func (nopObserver) TaskFinished(fanout.TaskInfo, fanout.Outcome, time.Time) {}
+type nopObserver = fanout.NopObserver
 
 // eventLog records every hook call as text.
 type eventLog struct {
@@ -780,21 +803,25 @@ func TestObserverSeesEveryStep(t *testing.T) {
 }
 
 func TestObserverSeesAbandon(t *testing.T) {
-	log := &eventLog{}
-	ex := fanout.New(fanout.WithObserver(log))
-	release, started := make(chan struct{}), make(chan struct{})
-	f := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
-		close(started)
-		<-release
-		return 0, nil
+	synctest.Test(t, func(t *testing.T) {
+		log := &eventLog{}
+		ex := fanout.New(fanout.WithObserver(log))
+		release, started := make(chan struct{}), make(chan struct{})
+		f := fanout.Submit(t.Context(), ex, func(ctx context.Context) (int, error) {
+			close(started)
+			<-release
+			return 0, nil
+		})
+		<-started
+		f.Cancel()
+		time.Sleep(fanout.AbandonGrace) // the call ignores its context past the grace
+		synctest.Wait()
+		close(release)
+		ex.Close()
+		if got := strings.Join(log.events[1], "|"); got != "queued |start 1|end 1 false|finished attempts=1 err=true abandoned=true" {
+			t.Fatalf("events %s", got)
+		}
 	})
-	<-started
-	f.Cancel()
-	close(release)
-	ex.Close()
-	if got := strings.Join(log.events[1], "|"); got != "queued |start 1|end 1 false|finished attempts=1 err=true abandoned=true" {
-		t.Fatalf("events %s", got)
-	}
 }
 
 func TestTaskContextDerivesFromSubmitContext(t *testing.T) {

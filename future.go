@@ -1,6 +1,9 @@
 package fanout
 
-import "context"
+import (
+	"context"
+	"reflect"
+)
 
 // A Future is the result of a task submitted to an Executor: a value of type
 // T or an error, available once the task settles. It is the counterpart of
@@ -28,6 +31,8 @@ func (f *Future[T]) call(ctx context.Context) error {
 
 func (f *Future[T]) commit() { f.val = f.kept }
 
+func (f *Future[T]) code() uintptr { return reflect.ValueOf(f.fn).Pointer() }
+
 // Submit hands fn to e and returns its future at once, like
 // loop.run_in_executor. fn receives a context that ends when the task is
 // canceled, when ctx ends, or when an attempt times out; bind any other
@@ -43,8 +48,25 @@ func Submit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T
 	}
 	f := &Future[T]{fn: fn}
 	f.t.init(ctx, e, f, opts)
-	e.submit(&f.t)
+	e.submit(&f.t, false)
 	return f
+}
+
+// TrySubmit is Submit that never blocks, like errgroup's TryGo: when e's
+// queue is full (WithQueue) and the task could not start at once, it
+// returns nil and false, and the task is not counted anywhere. Otherwise it
+// returns the future and true, as Submit would (a future already failed
+// when ctx has ended or e is closed). It panics if e or fn is nil.
+func TrySubmit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T, error), opts ...TaskOption) (*Future[T], bool) {
+	if e == nil || fn == nil {
+		panic("fanout: TrySubmit needs an executor and a function")
+	}
+	f := &Future[T]{fn: fn}
+	f.t.init(ctx, e, f, opts)
+	if !e.submit(&f.t, true) {
+		return nil, false
+	}
+	return f, true
 }
 
 // Await waits for the future to settle and returns its value and error.

@@ -6,14 +6,20 @@ import (
 )
 
 // settledIndexes returns a channel on which each future's index is sent
-// when it settles. The channel has room for every future, so the senders
-// never block, even after the caller stopped reading.
-func settledIndexes[T any](fs []*Future[T]) chan int {
+// when it settles, and a function that takes back the callbacks not run
+// yet: call it when done waiting, so that long-lived futures do not keep
+// them. The channel has room for every future, so the senders never block.
+func settledIndexes[T any](fs []*Future[T]) (chan int, func()) {
 	ch := make(chan int, len(fs))
+	stops := make([]func() bool, len(fs))
 	for i, f := range fs {
-		f.t.onSettle(func() { ch <- i })
+		stops[i] = f.t.watch(func() { ch <- i }, false)
 	}
-	return ch
+	return ch, func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
 }
 
 // Gather waits for every future and returns their values in argument order,
@@ -21,7 +27,8 @@ func settledIndexes[T any](fs []*Future[T]) chan int {
 // and is returned; the others' errors are then likely context.Canceled. If
 // ctx ends first, Gather returns ctx's cause and leaves the futures running.
 func Gather[T any](ctx context.Context, fs ...*Future[T]) ([]T, error) {
-	ch := settledIndexes(fs)
+	ch, stop := settledIndexes(fs)
+	defer stop()
 	for range fs {
 		select {
 		case i := <-ch:
@@ -62,7 +69,8 @@ func GatherAll[T any](ctx context.Context, fs ...*Future[T]) []Result[T] {
 // early cancels nothing.
 func AsCompleted[T any](ctx context.Context, fs ...*Future[T]) iter.Seq2[int, Result[T]] {
 	return func(yield func(int, Result[T]) bool) {
-		ch := settledIndexes(fs)
+		ch, stop := settledIndexes(fs)
+		defer stop()
 		yielded := make([]bool, len(fs))
 		for range fs {
 			select {

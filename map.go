@@ -3,6 +3,8 @@ package fanout
 import (
 	"context"
 	"iter"
+	"reflect"
+	"sync"
 )
 
 // A MapOption configures Map and MapUnordered.
@@ -30,61 +32,81 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 	return func(c *mapConfig) { c.taskOpts = f }
 }
 
-// Map runs fn on e for each value of in and yields each input's index
-// (counting from 0) and outcome in input order, streaming: it pulls in
-// lazily, and at most the window (WithWindow) of inputs are pulled but not
-// yet yielded, so memory stays O(window) however long in is. A slow input
-// holds back the results after it, never the tasks: up to the window keep
-// running behind it.
+// Map runs fn on e for each value of in and yields each input with its
+// outcome, in input order, streaming: it pulls in lazily, and at most the
+// window (WithWindow) of inputs are pulled but not yet yielded, so memory
+// stays O(window) however long in is. A slow input holds back the results
+// after it, never the tasks: up to the window keep running behind it.
+// Yielding the input spares callers a side table from index to input
+// (WithTaskOptions sees the index, and order gives it).
 //
 // Every input pulled is yielded exactly once. If ctx ends, Map stops pulling
 // and yields the inputs already pulled, canceled. Breaking out of the loop
-// cancels the tasks in flight and returns once Map's own goroutine has
-// stopped; in's iteration must return when its yield returns false.
-func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[int, Result[Out]] {
-	return func(yield func(int, Result[Out]) bool) {
+// cancels the tasks in flight. Either way Map returns without waiting for
+// in to yield again: a blocked input (a pipe, a network stream) cannot hold
+// it. Map's goroutine, blocked in in, then returns when in next yields (its
+// yield returns false and pulls nothing more) or ends; in's iteration must
+// return when its yield returns false.
+func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[In, Result[Out]] {
+	return func(yield func(In, Result[Out]) bool) {
 		m := newMapper(ctx, e, in, fn, opts)
 		defer m.stop()
 		go m.produce(nil)
-		i := 0
-		for f := range m.pending {
-			f.t.wg.Wait() // no Done channel needed: m.ctx cancels the task
-			r, _ := f.Result()
-			if !yield(i, r) {
+		for {
+			var item *mapItem[In, Out]
+			if m.left {
+				item = m.drain()
+			} else {
+				select {
+				case item = <-m.pending:
+				case <-m.ctx.Done():
+					item = m.drain()
+				}
+			}
+			if item == nil {
 				return
 			}
-			i++
+			item.t.wg.Wait() // no Done channel needed: m.ctx cancels the task
+			r, _ := item.Result()
+			if !yield(item.in, r) {
+				return
+			}
 			<-m.tokens
 		}
 	}
 }
 
-// MapUnordered is Map yielding each outcome as soon as its task settles, in
-// completion order, with its input's index. The window bounds the tasks in
-// flight.
-func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[int, Result[Out]] {
-	return func(yield func(int, Result[Out]) bool) {
+// MapUnordered is Map yielding each input and outcome as soon as its task
+// settles, in completion order. The window bounds the tasks in flight.
+func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[In, Result[Out]] {
+	return func(yield func(In, Result[Out]) bool) {
 		m := newMapper(ctx, e, in, fn, opts)
 		defer m.stop()
-		settled := make(chan indexed[Out], m.window)
+		settled := make(chan *mapItem[In, Out], m.window)
 		go m.produce(settled)
-		// The producer sends each future on pending after registering its
-		// callback; pending closes when it is done, so counting futures
-		// tells when every settled result has been yielded.
+		// The producer sends each item on pending after registering its
+		// callback, so counting items tells when every settled result has
+		// been yielded.
 		outstanding := 0
-		pending := m.pending
+		pending, ended := m.pending, m.ctx.Done()
 		for pending != nil || outstanding > 0 {
 			select {
-			case _, ok := <-pending:
-				if !ok {
+			case item := <-pending:
+				if item == nil {
 					pending = nil
 					continue
 				}
 				outstanding++
-			case s := <-settled:
+			case <-ended:
+				ended = nil
+				for range m.leave() {
+					outstanding++
+				}
+				pending = nil
+			case item := <-settled:
 				outstanding--
-				r, _ := s.f.Result()
-				if !yield(s.i, r) {
+				r, _ := item.Result()
+				if !yield(item.in, r) {
 					return
 				}
 				<-m.tokens
@@ -112,10 +134,7 @@ func (m *mapItem[In, Out]) call(ctx context.Context) (err error) {
 	return err
 }
 
-type indexed[Out any] struct {
-	i int
-	f *Future[Out]
-}
+func (m *mapItem[In, Out]) code() uintptr { return reflect.ValueOf(m.fn).Pointer() }
 
 type mapper[In, Out any] struct {
 	ctx      context.Context
@@ -125,9 +144,15 @@ type mapper[In, Out any] struct {
 	fn       func(context.Context, In) (Out, error)
 	taskOpts func(int, In) []TaskOption
 	window   int
-	tokens   chan struct{}     // one per input pulled and not yet yielded
-	pending  chan *Future[Out] // futures in input order
-	stopped  chan struct{}     // closed when produce returns
+	tokens   chan struct{}          // one per input pulled and not yet yielded
+	pending  chan *mapItem[In, Out] // items in input order; closed when produce ends
+
+	// mu orders the producer's hand-over of an input against the
+	// consumer's leaving: an input pulled after the consumer left is
+	// dropped unsubmitted, one pulled before is on pending when it leaves.
+	mu   sync.Mutex
+	left bool
+	rest []*mapItem[In, Out] // handed over when the consumer left, not yet yielded
 }
 
 func newMapper[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts []MapOption) *mapper[In, Out] {
@@ -145,15 +170,13 @@ func newMapper[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], f
 	}
 	m.ctx, m.cancel = context.WithCancel(ctx)
 	m.tokens = make(chan struct{}, c.window)
-	m.pending = make(chan *Future[Out], c.window)
-	m.stopped = make(chan struct{})
+	m.pending = make(chan *mapItem[In, Out], c.window)
 	return m
 }
 
 // produce pulls inputs while the window has room and submits them. With
-// settled non-nil, each future also reports itself there when it settles.
-func (m *mapper[In, Out]) produce(settled chan indexed[Out]) {
-	defer close(m.stopped)
+// settled non-nil, each item also reports itself there when it settles.
+func (m *mapper[In, Out]) produce(settled chan *mapItem[In, Out]) {
 	defer close(m.pending)
 	i := 0
 	// Take a token before pulling each input, so no input is pulled that
@@ -162,25 +185,37 @@ func (m *mapper[In, Out]) produce(settled chan indexed[Out]) {
 		return
 	}
 	for v := range m.in {
-		var opts []TaskOption
-		if m.taskOpts != nil {
-			opts = m.taskOpts(i, v)
+		if !m.hand(i, v, settled) {
+			return
 		}
-		item := &mapItem[In, Out]{in: v, fn: m.fn}
-		f := &item.Future
-		f.t.init(m.ctx, m.e, item, opts)
-		m.e.submit(&f.t)
-		if settled != nil {
-			idx := i
-			f.t.onSettle(func() { settled <- indexed[Out]{idx, f} })
-		}
-		m.pending <- f // never blocks: at most window futures are unyielded
 		i++
 		if !m.acquire() {
 			return
 		}
 	}
 	<-m.tokens // the token taken for an input that never came
+}
+
+// hand submits input i unless the consumer has left, and reports whether
+// to go on.
+func (m *mapper[In, Out]) hand(i int, v In, settled chan *mapItem[In, Out]) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.left {
+		return false
+	}
+	var opts []TaskOption
+	if m.taskOpts != nil {
+		opts = m.taskOpts(i, v)
+	}
+	item := &mapItem[In, Out]{in: v, fn: m.fn}
+	item.t.init(m.ctx, m.e, item, opts)
+	m.e.submit(&item.t, false) // m.ctx ends before the consumer leaves: never blocks long
+	if settled != nil {
+		item.t.onSettle(func() { settled <- item })
+	}
+	m.pending <- item // never blocks: at most window items are unyielded
+	return true
 }
 
 func (m *mapper[In, Out]) acquire() bool {
@@ -195,8 +230,44 @@ func (m *mapper[In, Out]) acquire() bool {
 	}
 }
 
-// stop cancels what is in flight and waits for the producer to return.
-func (m *mapper[In, Out]) stop() {
+// leave stops the producer from handing over any more input and returns
+// the items it handed over and the consumer has not received.
+func (m *mapper[In, Out]) leave() []*mapItem[In, Out] {
 	m.cancel()
-	<-m.stopped
+	m.mu.Lock()
+	m.left = true
+	m.mu.Unlock()
+	var rest []*mapItem[In, Out]
+	for {
+		select {
+		case item, ok := <-m.pending:
+			if !ok {
+				return rest
+			}
+			rest = append(rest, item)
+		default:
+			return rest
+		}
+	}
+}
+
+// drain is the ordered consumer's next item once ctx has ended: the items
+// handed over are yielded, canceled, and then nothing more.
+func (m *mapper[In, Out]) drain() *mapItem[In, Out] {
+	if !m.left {
+		m.rest = m.leave()
+	}
+	if len(m.rest) == 0 {
+		return nil
+	}
+	item := m.rest[0]
+	m.rest = m.rest[1:]
+	return item
+}
+
+// stop cancels what is in flight and keeps the producer from submitting
+// more. It does not wait for the producer, which may be blocked in the
+// input.
+func (m *mapper[In, Out]) stop() {
+	m.leave()
 }

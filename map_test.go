@@ -114,16 +114,20 @@ func TestMapContextEndsEveryPulledInputYieldedOnce(t *testing.T) {
 		if i == 5 {
 			cancel()
 		}
+		if i > 5 {
+			<-ctx.Done() // runs until canceled, if it runs at all
+			return 0, ctx.Err()
+		}
 		return i, nil
 	}
 	yielded := 0
 	canceled := 0
 	for i, r := range fanout.Map(ctx, ex, counted(1000, &pulled), fn) {
 		if i != yielded {
-			t.Fatalf("index %d, want %d", i, yielded)
+			t.Fatalf("input %d, want %d", i, yielded)
 		}
 		yielded++
-		if errors.Is(r.Err, context.Canceled) {
+		if i > 5 && errors.Is(r.Err, context.Canceled) {
 			canceled++
 		}
 	}
@@ -132,6 +136,9 @@ func TestMapContextEndsEveryPulledInputYieldedOnce(t *testing.T) {
 	}
 	if yielded >= 1000 || yielded < 6 {
 		t.Fatalf("yielded %d", yielded)
+	}
+	if canceled != yielded-6 {
+		t.Fatalf("%d of the %d results after input 5 canceled, want all", canceled, yielded-6)
 	}
 }
 

@@ -20,10 +20,11 @@ type Outcome struct {
 	// Attempts is how many times the function was called (0 when the task
 	// never started).
 	Attempts int
-	// Abandoned is true when the future settled (canceled or timed out)
-	// while the function was still running and ignoring its context; the
-	// task kept its slot until the function returned, which is when
-	// TaskFinished is called.
+	// Abandoned is true when the future settled from outside (canceled or
+	// timed out) and the function, ignoring its context, still ran when the
+	// grace (WithAbandonGrace) had passed; the task kept its slot until the
+	// function returned, which is when TaskFinished is called. A function
+	// that returns within the grace is not abandoned.
 	Abandoned bool
 	// Settled is when the future settled. For an abandoned task it is
 	// earlier than the time TaskFinished is called.
@@ -58,3 +59,19 @@ type Observer interface {
 type LimitObserver interface {
 	LimitChanged(limit int, at time.Time)
 }
+
+// NopObserver is an Observer whose hooks do nothing. Embed it to implement
+// only the hooks you need:
+//
+//	type starts struct {
+//		fanout.NopObserver
+//		n atomic.Int64
+//	}
+//
+//	func (s *starts) AttemptStarted(fanout.TaskInfo, int, time.Time) { s.n.Add(1) }
+type NopObserver struct{}
+
+func (NopObserver) TaskQueued(TaskInfo, time.Time)                  {}
+func (NopObserver) AttemptStarted(TaskInfo, int, time.Time)         {}
+func (NopObserver) AttemptFinished(TaskInfo, int, error, time.Time) {}
+func (NopObserver) TaskFinished(TaskInfo, Outcome, time.Time)       {}

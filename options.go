@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"math"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -12,6 +13,11 @@ import (
 const DefaultLimit = 64
 
 // An Option configures an Executor built by New.
+//
+// Options validate alike: a value no program means (a limit below 1, a
+// negative duration, queue or burst, a rate that is not a positive finite
+// number) is a programmer error, and the option panics at once, naming
+// itself. Zero durations mean "none" (no timeout) and a zero burst means 1.
 type Option func(*config)
 
 type config struct {
@@ -21,8 +27,16 @@ type config struct {
 	limiter      *rate.Limiter
 	timeout      time.Duration
 	queueTimeout time.Duration
+	grace        time.Duration
 	retry        RetryPolicy
 	observers    []Observer
+	onPanic      func(TaskInfo, *PanicError)
+}
+
+func mustNotBeNegative(d time.Duration, name string) {
+	if d < 0 {
+		panic("fanout: " + name + " needs a duration >= 0")
+	}
 }
 
 // WithLimit sets how many tasks may run at once (DefaultLimit when not
@@ -47,30 +61,58 @@ func WithQueue(n int) Option {
 }
 
 // WithRate limits how many attempts may start per second, with bursts of up
-// to burst (at least 1). The rate limit applies on top of the concurrency
-// limit; a task waits for its token while holding its slot. It panics if
-// perSecond <= 0.
+// to burst (0 means 1). The rate limit applies on top of the concurrency
+// limit; a task waits for its token while holding its slot, until its
+// context ends. It panics unless perSecond is positive and finite and
+// burst >= 0.
 func WithRate(perSecond float64, burst int) Option {
-	if perSecond <= 0 {
-		panic("fanout: WithRate needs a positive rate")
+	if !(perSecond > 0) || math.IsInf(perSecond, 0) {
+		panic("fanout: WithRate needs a positive finite rate")
+	}
+	if burst < 0 {
+		panic("fanout: WithRate needs burst >= 0")
 	}
 	return func(c *config) { c.limiter = rate.NewLimiter(rate.Limit(perSecond), max(burst, 1)) }
 }
 
 // WithTimeout bounds each attempt's run time (not its time in the queue):
 // the function's context ends after d with ErrTimeout as its cause. A
-// function that ignores its context is abandoned shortly after (see
-// AbandonGrace): its future fails with ErrTimeout while the call keeps its
-// slot until it returns.
+// function that ignores its context is abandoned after the grace (see
+// WithAbandonGrace): its future fails with ErrTimeout while the call keeps
+// its slot until it returns. Zero means no timeout; WithTaskTimeout sets
+// one task's. It panics if d < 0.
 func WithTimeout(d time.Duration) Option {
+	mustNotBeNegative(d, "WithTimeout")
 	return func(c *config) { c.timeout = d }
 }
 
 // WithQueueTimeout bounds how long a task may wait for its slots (key and
 // overall) before it fails with ErrQueueTimeout, never having run. Waiting
-// again after a retry's backoff starts a new period.
+// again after a retry's backoff starts a new period. Zero means no bound.
+// It panics if d < 0.
 func WithQueueTimeout(d time.Duration) Option {
+	mustNotBeNegative(d, "WithQueueTimeout")
 	return func(c *config) { c.queueTimeout = d }
+}
+
+// WithAbandonGrace sets how long a function may keep running after its
+// context ended before its call counts as abandoned (Stats.Abandoned,
+// Outcome.Abandoned), and how long past its attempt timeout the future of
+// a function ignoring its context fails with ErrTimeout (default
+// AbandonGrace). Give more to functions that honour their context but take
+// a while to unwind. It panics if d < 0.
+func WithAbandonGrace(d time.Duration) Option {
+	mustNotBeNegative(d, "WithAbandonGrace")
+	return func(c *config) { c.grace = d }
+}
+
+// WithPanicHandler has h called with each task's panic, in the task's
+// goroutine once its future has settled with the *PanicError. The panic
+// stays the task's error either way; h chooses what else happens: log it,
+// count it, or panic(p) to crash the process as a bare goroutine would.
+// The Default executor logs panics (see Default).
+func WithPanicHandler(h func(TaskInfo, *PanicError)) Option {
+	return func(c *config) { c.onPanic = h }
 }
 
 // WithKeyLimit caps how many tasks with the same key (see WithKey) may run
@@ -83,8 +125,10 @@ func WithKeyLimit(n int) Option {
 	return func(c *config) { c.keyLimit = n }
 }
 
-// WithRetry makes failed attempts retry according to p.
+// WithRetry makes failed attempts retry according to p; WithTaskRetry
+// sets one task's policy. It panics if a duration of p is negative.
 func WithRetry(p RetryPolicy) Option {
+	p.check()
 	return func(c *config) { c.retry = p }
 }
 
@@ -98,15 +142,43 @@ func WithObserver(o Observer) Option {
 	}
 }
 
-// A TaskOption configures one task given to Submit or Go.
+// A TaskOption configures one task given to Submit, TrySubmit, Go or a
+// Group, or Map's tasks (WithTaskOptions). It validates like Option.
 type TaskOption struct {
-	label, key       string
-	hasLabel, hasKey bool
+	label, key string
+	timeout    time.Duration
+	retry      *RetryPolicy
+	set        uint8
 }
 
+const (
+	setLabel uint8 = 1 << iota
+	setKey
+	setTimeout
+	setRetry
+)
+
 // WithLabel names a task in traces and logs: a URL, a payload's index.
-func WithLabel(label string) TaskOption { return TaskOption{label: label, hasLabel: true} }
+func WithLabel(label string) TaskOption { return TaskOption{label: label, set: setLabel} }
 
 // WithKey puts a task under the executor's per-key limit (see WithKeyLimit),
 // for example with the host of the URL it fetches.
-func WithKey(key string) TaskOption { return TaskOption{key: key, hasKey: true} }
+func WithKey(key string) TaskOption { return TaskOption{key: key, set: setKey} }
+
+// WithTaskTimeout bounds each attempt of this task as WithTimeout does for
+// every task, overriding it (0: no timeout for this task), so that tasks
+// with different deadlines share one executor and its limit. It panics if
+// d < 0.
+func WithTaskTimeout(d time.Duration) TaskOption {
+	mustNotBeNegative(d, "WithTaskTimeout")
+	return TaskOption{timeout: d, set: setTimeout}
+}
+
+// WithTaskRetry retries this task according to p, overriding WithRetry
+// (the zero RetryPolicy: never retry this task). It panics if a duration of
+// p is negative.
+func WithTaskRetry(p RetryPolicy) TaskOption {
+	p.check()
+	n := p.normalized()
+	return TaskOption{retry: &n, set: setRetry}
+}

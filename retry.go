@@ -35,6 +35,13 @@ type RetryPolicy struct {
 	Retryable func(error) bool
 }
 
+// check panics on a policy no program means (see Option).
+func (p RetryPolicy) check() {
+	if p.InitialBackoff < 0 || p.MaxBackoff < 0 || p.MaxRetryAfter < 0 {
+		panic("fanout: RetryPolicy needs durations >= 0")
+	}
+}
+
 func (p RetryPolicy) normalized() RetryPolicy {
 	if p.InitialBackoff <= 0 {
 		p.InitialBackoff = 100 * time.Millisecond

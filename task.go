@@ -10,11 +10,10 @@ import (
 	"time"
 )
 
-// AbandonGrace is how long past its per-attempt timeout (WithTimeout) a
-// function may keep running before its task is abandoned: the future fails
-// with ErrTimeout at once, and the call keeps its slot until it returns.
-// Functions that honour their context return well within it and can still
-// be retried.
+// AbandonGrace is the default of WithAbandonGrace: how long a function may
+// keep running after its context ended (canceled, or its attempt timed out)
+// before its call counts as abandoned. Functions that honour their context
+// return well within it.
 const AbandonGrace = 100 * time.Millisecond
 
 type taskState uint8
@@ -32,13 +31,15 @@ const (
 const (
 	phaseIdle      int32 = iota // the function is not running
 	phaseCalling                // the function is running
-	phaseAbandoned              // the function is running, its future already settled
+	phaseCanceled               // running, its future settled from outside less than the grace ago
+	phaseAbandoned              // running, its future settled from outside more than the grace ago
 )
 
 // runner is the typed half of a task: a *Future[T].
 type runner interface {
 	call(ctx context.Context) error // runs the function once, keeping its value aside
 	commit()                        // publishes the kept value; called once, under task.mu
+	code() uintptr                  // the function's entry, to find it on a stack
 }
 
 // task is the untyped half of a Future and also the context.Context its
@@ -59,7 +60,8 @@ type task struct {
 	state       taskState
 	list        *taskList
 	prev, next  *task
-	ks          *keyState // its key's state when under a key limit
+	ks          *keyState   // its key's state when under a key limit
+	pol         *taskPolicy // per-task timeout and retry policy, if any
 	group       *parentGroup
 	gprev       *task
 	gnext       *task
@@ -94,7 +96,8 @@ type task struct {
 type waitExtra struct {
 	qtimer *time.Timer
 	qgen   uint32
-	wake   chan struct{} // grant signal for a goroutine waiting after a backoff
+	wake   chan struct{} // grant signal for a goroutine waiting after a backoff, or for a blocked Submit
+	handed bool          // a blocked Submit's task was admitted on its behalf
 }
 
 func (t *task) waitLocked() *waitExtra {
@@ -107,10 +110,18 @@ func (t *task) waitLocked() *waitExtra {
 // settleExtra is the part of a task's settlement state only some tasks
 // need, guarded by task.mu.
 type settleExtra struct {
-	afters     []*afterFunc // stoppable callbacks (AfterFunc)
-	notify     []func()     // internal callbacks after notify1
-	stopParent func() bool
-	settledAt  time.Time
+	afters    []*afterFunc // stoppable callbacks (AfterFunc, watch)
+	notify    []func()     // internal callbacks after notify1
+	grace     *time.Timer  // counts a canceled call abandoned when it fires
+	settledAt time.Time
+}
+
+// taskPolicy is a task's own timeout and retry policy (WithTaskTimeout,
+// WithTaskRetry), overriding the executor's.
+type taskPolicy struct {
+	timeout    time.Duration
+	hasTimeout bool
+	retry      *RetryPolicy
 }
 
 func (t *task) moreLocked() *settleExtra {
@@ -127,13 +138,40 @@ func (t *task) init(ctx context.Context, e *Executor, r runner, opts []TaskOptio
 	t.e, t.r, t.parent = e, r, ctx
 	t.wg.Add(1)
 	for _, o := range opts {
-		if o.hasLabel {
+		if o.set&setLabel != 0 {
 			t.info.Label = o.label
 		}
-		if o.hasKey {
+		if o.set&setKey != 0 {
 			t.info.Key = o.key
 		}
+		if o.set&(setTimeout|setRetry) != 0 {
+			if t.pol == nil {
+				t.pol = new(taskPolicy)
+			}
+			if o.set&setTimeout != 0 {
+				t.pol.timeout, t.pol.hasTimeout = o.timeout, true
+			}
+			if o.set&setRetry != 0 {
+				t.pol.retry = o.retry
+			}
+		}
 	}
+}
+
+// timeout is the per-attempt timeout of t.
+func (t *task) timeout() time.Duration {
+	if t.pol != nil && t.pol.hasTimeout {
+		return t.pol.timeout
+	}
+	return t.e.timeout
+}
+
+// retry is the retry policy of t.
+func (t *task) retry() *RetryPolicy {
+	if t.pol != nil && t.pol.retry != nil {
+		return t.pol.retry
+	}
+	return &t.e.retry
 }
 
 // Deadline returns the deadline of the context given to Submit. A per-attempt
@@ -194,10 +232,23 @@ func (t *task) String() string { return fmt.Sprintf("fanout.task(%d %q)", t.info
 // When the task has settled already, f runs in a new goroutine: the context
 // package calls AfterFunc holding a lock that f takes.
 func (t *task) AfterFunc(f func()) (stop func() bool) {
+	return t.watch(f, true)
+}
+
+// watch runs f when the task settles, in the settling goroutine; if it has
+// settled already, now (or in a new goroutine when async). Unlike onSettle,
+// the returned stop takes f back: Gather and AsCompleted stop theirs when
+// they return, so a long-lived future keeps no callback of a waiter that
+// gave up.
+func (t *task) watch(f func(), async bool) (stop func() bool) {
 	t.mu.Lock()
 	if t.settled {
 		t.mu.Unlock()
-		go f()
+		if async {
+			go f()
+		} else {
+			f()
+		}
 		return func() bool { return false }
 	}
 	a := &afterFunc{f: f}
@@ -243,15 +294,18 @@ func (t *task) isDone() bool { return t.over.Load() }
 type settleKind uint8
 
 const (
-	byReturn  settleKind = iota // its function returned (or it could not start)
-	byCancel                    // canceled from outside: Cancel, its context, Shutdown
-	byTimeout                   // failed from outside: queue timeout, ignored attempt timeout
+	byReturn   settleKind = iota // its function returned (or it could not start)
+	byCancel                     // canceled from outside: Cancel, its context, Shutdown
+	byTimeout                    // failed from outside: queue timeout
+	byWatchdog                   // failed from outside: attempt timeout plus grace ran out
 )
 
 // settle completes the future once: with the function's value when err is
 // nil, else with err. It reports whether this call settled it. A task
-// settled from outside while its function runs is counted abandoned before
-// anyone can see it settled.
+// canceled while its function runs is counted abandoned if the function
+// still runs when the grace has passed; one failed by its attempt's
+// watchdog (the grace already past) is counted abandoned before anyone can
+// see it settled.
 func (t *task) settle(err error, how settleKind) bool {
 	e := t.e
 	t.mu.Lock()
@@ -267,9 +321,16 @@ func (t *task) settle(err error, how settleKind) bool {
 	if e.observed {
 		t.moreLocked().settledAt = time.Now()
 	}
-	if how != byReturn && t.phase.CompareAndSwap(phaseCalling, phaseAbandoned) {
-		e.abandoned.Add(1)
-		e.abandonedTotal.Add(1)
+	switch how {
+	case byWatchdog:
+		if t.phase.CompareAndSwap(phaseCalling, phaseAbandoned) {
+			e.abandoned.Add(1)
+			e.abandonedTotal.Add(1)
+		}
+	case byCancel:
+		if t.phase.CompareAndSwap(phaseCalling, phaseCanceled) {
+			t.moreLocked().grace = time.AfterFunc(e.grace, t.graceOver)
+		}
 	}
 	switch { // counted before anyone can see the future settled
 	case err == nil:
@@ -283,10 +344,9 @@ func (t *task) settle(err error, how settleKind) bool {
 	t.notify1 = nil
 	var afters []*afterFunc
 	var ns []func()
-	var stop func() bool
 	if m := t.more; m != nil {
-		afters, ns, stop = m.afters, m.notify, m.stopParent
-		m.afters, m.notify, m.stopParent = nil, nil, nil
+		afters, ns = m.afters, m.notify
+		m.afters, m.notify = nil, nil
 	}
 	t.over.Store(true) // before Done closes: who sees it closed must see over
 	if d, _ := t.done.Load().(chan struct{}); d != nil {
@@ -306,10 +366,32 @@ func (t *task) settle(err error, how settleKind) bool {
 	for _, f := range ns {
 		f()
 	}
-	if stop != nil {
-		stop()
-	}
 	return true
+}
+
+// graceOver counts a canceled call abandoned if it still runs.
+func (t *task) graceOver() {
+	if t.phase.CompareAndSwap(phaseCanceled, phaseAbandoned) {
+		t.e.abandoned.Add(1)
+		t.e.abandonedTotal.Add(1)
+	}
+}
+
+// callEnded ends the phase of a call that returned (or ran
+// runtime.Goexit), settling its abandon accounting.
+func (t *task) callEnded() {
+	switch t.phase.Swap(phaseIdle) {
+	case phaseAbandoned:
+		t.e.abandoned.Add(-1)
+		t.abandonSeen = true
+	case phaseCanceled:
+		t.mu.Lock()
+		if m := t.more; m != nil && m.grace != nil {
+			m.grace.Stop()
+			m.grace = nil
+		}
+		t.mu.Unlock()
+	}
 }
 
 // cancel settles the task with cause and takes it out of any queue. A task
@@ -339,7 +421,7 @@ func (t *task) runOne() (next *task) {
 		// Only runtime.Goexit in the function (t.FailNow in a test) gets
 		// here unfinished: settle and release so nothing waits forever.
 		if !finished {
-			t.phase.Store(phaseIdle)
+			t.callEnded()
 			t.settle(errors.New("fanout: task function called runtime.Goexit"), byReturn)
 			e.release(t, stateDone, false)
 			t.finish()
@@ -350,18 +432,15 @@ func (t *task) runOne() (next *task) {
 		if t.isDone() {
 			break // canceled before this attempt could start
 		}
-		if e.limiter != nil {
-			if err = e.limiter.Wait(t); err != nil {
-				err = fmt.Errorf("fanout: rate limit: %w", err)
-				break
-			}
+		if e.limiter != nil && !e.limiter.Allow() && !t.waitRate() {
+			break // its context ended while it waited: settled already
 		}
 		t.attempts++
 		err = t.attempt()
-		if err == nil || t.isDone() || !e.retry.retryable(err, t.attempts) {
+		if err == nil || t.isDone() || !t.retry().retryable(err, t.attempts) {
 			break
 		}
-		wait := e.retry.Backoff(t.attempts, err)
+		wait := t.retry().Backoff(t.attempts, err)
 		e.release(t, stateBackoff, false) // let others run while this one waits
 		timer := time.NewTimer(wait)
 		select {
@@ -375,11 +454,35 @@ func (t *task) runOne() (next *task) {
 		e.reacquire(t) // returns holding its slots, or once the task is done
 	}
 	t.settle(err, byReturn)
+	if e.onPanic != nil {
+		var pe *PanicError
+		if errors.As(err, &pe) {
+			e.onPanic(t.info, pe)
+		}
+	}
 	end := e.now() // before release: the next task may start right after it
 	next = e.release(t, stateDone, true)
 	finished = true
 	t.finishAt(end)
 	return next
+}
+
+// waitRate waits for the rate limiter's next token, holding the task's
+// slot. Unlike rate.Limiter.Wait, which fails at once when the token comes
+// after the context's deadline, it waits until the task's context ends, so
+// that a deadline is a deadline. It reports false if the task settled
+// first.
+func (t *task) waitRate() bool {
+	r := t.e.limiter.Reserve()
+	timer := time.NewTimer(r.Delay())
+	select {
+	case <-timer.C:
+		return true
+	case <-t.Done():
+		timer.Stop()
+		r.Cancel()
+		return false
+	}
 }
 
 // attempt calls the function once with the per-attempt timeout, telling
@@ -388,10 +491,11 @@ func (t *task) attempt() error {
 	e := t.e
 	ctx, cancel := context.Context(t), context.CancelFunc(func() {})
 	var watchdog *time.Timer
-	if e.timeout > 0 {
-		ctx, cancel = context.WithTimeoutCause(t, e.timeout, ErrTimeout)
-		watchdog = time.AfterFunc(e.timeout+AbandonGrace, func() {
-			t.cancel(fmt.Errorf("%w: the function ignored its context for %v", ErrTimeout, e.timeout+AbandonGrace), byTimeout)
+	timeout := t.timeout()
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(t, timeout, ErrTimeout)
+		watchdog = time.AfterFunc(timeout+e.grace, func() {
+			t.cancel(fmt.Errorf("%w: the function ignored its context for %v", ErrTimeout, timeout+e.grace), byWatchdog)
 		})
 	}
 	defer cancel()
@@ -403,14 +507,11 @@ func (t *task) attempt() error {
 	}
 	t.phase.Store(phaseCalling)
 	err := t.r.call(ctx)
-	if t.phase.Swap(phaseIdle) == phaseAbandoned {
-		t.e.abandoned.Add(-1)
-		t.abandonSeen = true
-	}
+	t.callEnded()
 	if watchdog != nil {
 		watchdog.Stop()
 		if err != nil && context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
-			err = fmt.Errorf("%w after %v: %w", ErrTimeout, e.timeout, err)
+			err = fmt.Errorf("%w after %v: %w", ErrTimeout, timeout, err)
 		}
 	}
 	if e.observed {

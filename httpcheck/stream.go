@@ -148,42 +148,25 @@ func (c *Checker) CheckAllUnordered(ctx context.Context, e *fanout.Executor, in 
 
 func (c *Checker) checkAll(ctx context.Context, e *fanout.Executor, in iter.Seq[Input], unordered bool) iter.Seq[Result] {
 	return func(yield func(Result) bool) {
-		// pending holds the checks pulled from in and not yet yielded: a
-		// task canceled before it started has no value, only its index.
-		// Map yields every input it pulled exactly once (canceled ones too)
-		// and pulls at most its window ahead, so pending stays that small.
-		var (
-			mu      sync.Mutex
-			pending = make(map[int]*check)
-			next    int
-		)
+		// Map hands back each check with its outcome, canceled ones too,
+		// so the check carries everything its Result needs.
 		checks := func(yield func(*check) bool) {
+			next := 0
 			for input := range in {
 				if ctx.Err() != nil {
 					return // stop reading input once interrupted
 				}
-				ch := &check{index: next, in: input}
-				mu.Lock()
-				pending[next] = ch
-				mu.Unlock()
-				next++
-				if !yield(ch) {
+				if !yield(&check{index: next, in: input}) {
 					return
 				}
+				next++
 			}
 		}
 		mapper := fanout.Map[*check, *check]
 		if unordered {
 			mapper = fanout.MapUnordered[*check, *check]
 		}
-		for i, res := range mapper(ctx, e, checks, c.run, fanout.WithTaskOptions(c.taskOptions)) {
-			mu.Lock()
-			ch := pending[i]
-			delete(pending, i)
-			mu.Unlock()
-			if ch == nil {
-				continue // cannot happen: Map yields each index once
-			}
+		for ch, res := range mapper(ctx, e, checks, c.run, fanout.WithTaskOptions(c.taskOptions)) {
 			if !yield(ch.result(stopped(ctx, res.Err))) {
 				return
 			}

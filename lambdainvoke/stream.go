@@ -230,11 +230,7 @@ func (iv *Invoker) invokeAll(ctx context.Context, e *fanout.Executor, in iter.Se
 		if iv.cfg.Adaptive {
 			ad = newAdaptive(e)
 		}
-		// inFlight holds the calls pulled and not yet yielded, by index:
-		// a task canceled before it ran has no value, and one canceled
-		// while it ran settles before its function returns. Map pulls at
-		// most its window ahead, so inFlight stays that small.
-		var inFlight sync.Map
+		// Map hands back each call with its outcome, canceled ones too.
 		calls := func(yield func(*call) bool) {
 			i := 0
 			for input := range in {
@@ -242,7 +238,6 @@ func (iv *Invoker) invokeAll(ctx context.Context, e *fanout.Executor, in iter.Se
 					return // an interrupted run reads no more input
 				}
 				c := &call{index: i, in: input}
-				inFlight.Store(i, c)
 				i++
 				if !yield(c) {
 					return
@@ -254,12 +249,8 @@ func (iv *Invoker) invokeAll(ctx context.Context, e *fanout.Executor, in iter.Se
 			mapper = fanout.MapUnordered[*call, *call]
 		}
 		fn := func(ctx context.Context, c *call) (*call, error) { return iv.run(ctx, c, ad) }
-		for i, res := range mapper(ctx, e, calls, fn, fanout.WithTaskOptions(taskOptions)) {
-			c, ok := inFlight.LoadAndDelete(i)
-			if !ok {
-				continue // cannot happen: Map yields each pulled index once
-			}
-			if !yield(c.(*call).result(res.Err)) {
+		for c, res := range mapper(ctx, e, calls, fn, fanout.WithTaskOptions(taskOptions)) {
+			if !yield(c.result(res.Err)) {
 				return
 			}
 		}

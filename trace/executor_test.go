@@ -115,8 +115,11 @@ func TestRecordsARealRun(t *testing.T) {
 	if got != want || s.Tasks != 40 || s.Unfinished != 0 {
 		t.Errorf("outcomes %+v (%d tasks, %d unfinished), want %+v", s.Outcomes, s.Tasks, s.Unfinished, want)
 	}
+	// A span ends when its last attempt returned, which the executor reads
+	// before giving the slot back, and the next task's attempt starts
+	// after it took the slot: spans never overlap more than the limit.
 	if s.Peak > 4 {
-		t.Logf("peak %d above the limit of 4: the executor times TaskFinished after releasing the slot", s.Peak)
+		t.Errorf("peak %d above the limit of 4", s.Peak)
 	}
 	slow := 0
 	for _, l := range sink.all() {

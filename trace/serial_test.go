@@ -110,7 +110,10 @@ func lockJobs(n, limit int, work func() float64) []job {
 // The serial check judges timing only, so it is a heuristic; this measures
 // it on simulated runs (seeded, so the figures are fixed): parallel work of
 // any spread must almost never be called serial, and work serialized by a
-// lock must be caught when its length is consistent.
+// lock must be caught when its length is consistent. Work whose length
+// varies widely (the rows with detect 0) looks the same whether a lock
+// serialized it or not: the check does not promise to catch it, and those
+// rows test only that its parallel runs raise no false alarm.
 func TestSerialCheckOnSimulatedRuns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	works := []struct {
@@ -127,22 +130,26 @@ func TestSerialCheckOnSimulatedRuns(t *testing.T) {
 	const runs = 60
 	falseAlarms, total := 0, 0
 	for _, w := range works {
-		caught := 0
+		caught, alarms := 0, 0
 		for i := range runs {
 			limit := []int{4, 8, 64}[i%3]
 			n := 8 + rng.IntN(200)
 			parallel := simulate(rng, n, limit, func(int) float64 { return 0 }, func(int) float64 { return w.work() })
 			if summarize(limit, parallel).Serial() {
-				falseAlarms++
+				alarms++
 			}
 			total++
 			if summarize(limit, lockJobs(n, limit, w.work)).Serial() {
 				caught++
 			}
 		}
-		t.Logf("%s work: %d of %d locked runs caught", w.name, caught, runs)
+		falseAlarms += alarms
+		t.Logf("%s work: %d of %d locked runs caught, %d parallel runs judged serial", w.name, caught, runs, alarms)
 		if float64(caught) < w.detect*runs {
 			t.Errorf("%s work: caught %d of %d locked runs, want at least %.0f%%", w.name, caught, runs, 100*w.detect)
+		}
+		if alarms > runs/30 {
+			t.Errorf("%s work: %d of %d parallel runs judged serial, want at most %d", w.name, alarms, runs, runs/30)
 		}
 	}
 	t.Logf("parallel runs judged serial: %d of %d", falseAlarms, total)

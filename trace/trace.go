@@ -226,9 +226,9 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 }
 
 // AttemptFinished implements [fanout.Observer]. The end of the latest
-// attempt becomes the task's end: the executor gives the slot back right
-// after the last attempt returns and reads the clock for TaskFinished only
-// after that, when a neighbour may already have started in the slot.
+// attempt becomes the task's end: the executor reads the clock for it
+// before giving the slot back, so a task started in the freed slot starts
+// at or after it, and spans overlap no more than the limit allowed.
 func (r *Recorder) AttemptFinished(t fanout.TaskInfo, _ int, _ error, at time.Time) {
 	r.mu.Lock()
 	o := r.offset(at)

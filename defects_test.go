@@ -1,0 +1,375 @@
+package fanout_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/fanout-go/fanout"
+)
+
+// Regression tests for the defects of issue 10, each failing on the code
+// before its fix. Where time or scheduling decides the outcome they run in
+// a synctest bubble: its clock is fake and synctest.Wait returns once every
+// goroutine of the test is blocked, so "nothing else happens" is a fact,
+// not a guess over a time window.
+
+// anyCtx has a comparable type (an interface field) but may hold a value
+// that is not: a slice.
+type anyCtx struct {
+	context.Context
+	tag any
+}
+
+// Defect 1: grouping tasks by a context that cannot be a map key panicked
+// under the executor's lock, and every later call hung.
+func TestSubmitWithAnUnhashableContextValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(1))
+		ctx, cancel := context.WithCancelCause(context.Background())
+		odd := anyCtx{ctx, []int{1}}
+		started := make(chan string, 2)
+		a := fanout.Submit(odd, ex, block(started, nil, "a"))
+		b := fanout.Submit(anyCtx{ctx, []int{2}}, ex, block(started, nil, "b"))
+		<-started
+		if s := ex.Stats(); s.Running != 1 || s.Waiting != 1 {
+			t.Fatalf("stats %+v", s)
+		}
+		cause := errors.New("stop")
+		cancel(cause)
+		for _, f := range []*fanout.Future[string]{a, b} {
+			if _, err := f.Await(context.Background()); !errors.Is(err, cause) {
+				t.Fatalf("err %v, want the context's cause", err)
+			}
+		}
+		ex.Close()
+	})
+}
+
+// Defect 2: a call that returns as soon as its context ends is not
+// abandoned; one still running when the grace ran out is.
+func TestCancelIsAbandonOnlyAfterTheGrace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &eventLog{}
+		ex := fanout.New(fanout.WithObserver(log))
+		started := make(chan string, 1)
+		f := fanout.Submit(context.Background(), ex, block(started, nil, "honours"))
+		<-started
+		f.Cancel()
+		synctest.Wait()
+		release := make(chan struct{})
+		g := fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+			started <- "ignores"
+			<-release
+			return 0, nil
+		})
+		<-started
+		g.Cancel()
+		time.Sleep(fanout.AbandonGrace - time.Millisecond)
+		synctest.Wait()
+		if s := ex.Stats(); s.Abandoned != 0 || s.AbandonedTotal != 0 {
+			t.Fatalf("within the grace: %+v, want nothing abandoned", s)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if s := ex.Stats(); s.Abandoned != 1 || s.AbandonedTotal != 1 {
+			t.Fatalf("after the grace: %+v, want one abandoned", s)
+		}
+		close(release)
+		ex.Close()
+		if s := ex.Stats(); s.Abandoned != 0 || s.AbandonedTotal != 1 || s.Canceled != 2 {
+			t.Fatalf("at the end: %+v", s)
+		}
+		if got := log.last(1); got != "finished attempts=1 err=true abandoned=false" {
+			t.Errorf("the call that honoured its context: %s", got)
+		}
+		if got := log.last(2); got != "finished attempts=1 err=true abandoned=true" {
+			t.Errorf("the call that ignored it: %s", got)
+		}
+	})
+}
+
+// Defect 3: when several places free at once, every blocked Submit that
+// fits goes on.
+func TestRaisingTheLimitAdmitsEveryBlockedSubmit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(1), fanout.WithQueue(0))
+		release := make(chan struct{})
+		first := fanout.Submit(context.Background(), ex, block(nil, release, "first"))
+		fs := make(chan *fanout.Future[string], 3)
+		for range 3 {
+			go func() { fs <- fanout.Submit(context.Background(), ex, block(nil, release, "blocked")) }()
+		}
+		synctest.Wait()
+		if len(fs) != 0 {
+			t.Fatal("Submit returned although nothing could start")
+		}
+		ex.SetLimit(4)
+		synctest.Wait()
+		if len(fs) != 3 || ex.Stats().Running != 4 {
+			t.Fatalf("%d of 3 blocked Submits returned, %d running; want all, 4", len(fs), ex.Stats().Running)
+		}
+		close(release)
+		first.Await(context.Background())
+		ex.Close()
+	})
+}
+
+// Defect 3, fairness: a Submit blocked on a busy key does not hold back a
+// Submit for another key that can start at once.
+func TestABlockedKeyDoesNotHoldBackOtherKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(4), fanout.WithQueue(0), fanout.WithKeyLimit(1))
+		release := make(chan struct{})
+		a1 := fanout.Submit(context.Background(), ex, block(nil, release, "a1"), fanout.WithKey("a"))
+		a2 := make(chan *fanout.Future[string], 1)
+		go func() { a2 <- fanout.Submit(context.Background(), ex, block(nil, release, "a2"), fanout.WithKey("a")) }()
+		synctest.Wait()
+		b := make(chan *fanout.Future[string], 1)
+		go func() { b <- fanout.Submit(context.Background(), ex, block(nil, release, "b"), fanout.WithKey("b")) }()
+		synctest.Wait()
+		if len(b) != 1 || len(a2) != 0 {
+			t.Fatalf("key b admitted: %v, key a's second admitted: %v; want true, false", len(b) == 1, len(a2) == 1)
+		}
+		close(release)
+		a1.Await(context.Background())
+		(<-a2).Await(context.Background())
+		ex.Close()
+	})
+}
+
+// Defect 4: Map returns when the loop breaks or its context ends although
+// its input is blocked.
+func TestMapStopsWhileItsInputBlocks(t *testing.T) {
+	for _, how := range []string{"break", "cancel"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ex := fanout.New()
+				more := make(chan int)
+				in := func(yield func(int) bool) {
+					for v := range more {
+						if !yield(v) {
+							return
+						}
+					}
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan int)
+				go func() {
+					n := 0
+					for _, r := range fanout.Map(ctx, ex, in, func(_ context.Context, v int) (int, error) { return v, nil }) {
+						n++
+						if r.Err == nil && how == "break" {
+							break
+						}
+						if r.Err == nil {
+							cancel()
+						}
+					}
+					done <- n
+				}()
+				more <- 1
+				synctest.Wait()
+				select {
+				case n := <-done:
+					if n != 1 {
+						t.Errorf("%d results, want 1", n)
+					}
+				default:
+					t.Error("Map did not return while its input was blocked")
+				}
+				close(more) // the input's goroutine ends now, as it must
+				cancel()
+				ex.Close()
+			})
+		})
+	}
+}
+
+// Defect 5: Shutdown of an idle executor succeeds whatever its context.
+func TestShutdownOfAnIdleExecutorWithAnEndedContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 100 {
+		if err := fanout.New().Shutdown(ctx); err != nil {
+			t.Fatalf("idle executor: %v", err)
+		}
+	}
+}
+
+// Defect 6: a rate-limit wait that the caller's deadline cuts short is a
+// deadline, counted as a cancellation.
+func TestRateWaitPastTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithRate(1, 1))
+		one := func(context.Context) (int, error) { return 1, nil }
+		fanout.Submit(context.Background(), ex, one).Await(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := fanout.Submit(ctx, ex, one).Await(context.Background())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v, want context.DeadlineExceeded", err)
+		}
+		ex.Close()
+		if s := ex.Stats(); s.Failed != 0 || s.Canceled != 1 {
+			t.Fatalf("stats %+v, want the task counted canceled", s)
+		}
+	})
+}
+
+// Defect 7: runtime.Goexit in an abandoned call ends its abandonment.
+func TestGoexitAfterAbandon(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New()
+		started, exit := make(chan string, 1), make(chan struct{})
+		f := fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+			started <- "x"
+			<-exit
+			runtime.Goexit()
+			return 0, nil
+		})
+		<-started
+		f.Cancel()
+		time.Sleep(2 * fanout.AbandonGrace)
+		synctest.Wait()
+		if s := ex.Stats(); s.Abandoned != 1 {
+			t.Fatalf("stats %+v, want the call abandoned", s)
+		}
+		close(exit)
+		ex.Close()
+		if s := ex.Stats(); s.Abandoned != 0 || s.AbandonedTotal != 1 {
+			t.Fatalf("stats %+v: the call is over", s)
+		}
+	})
+}
+
+// Defect 8: waiters that gave up leave no callbacks on the futures.
+func TestGatherAndAsCompletedLeaveNoCallbacks(t *testing.T) {
+	ex := fanout.New()
+	release := make(chan struct{})
+	long := fanout.Submit(t.Context(), ex, block(nil, release, "long"))
+	quick := fanout.Submit(t.Context(), ex, func(context.Context) (string, error) { return "", nil })
+	quick.Await(t.Context())
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 100 {
+		fanout.Gather(ended, long)
+		for range fanout.AsCompleted(ended, long) {
+		}
+		for range fanout.AsCompleted(t.Context(), quick, long) {
+			break
+		}
+	}
+	if n := fanout.Callbacks(long); n != 0 {
+		t.Errorf("%d callbacks left on the future", n)
+	}
+	close(release)
+	ex.Close()
+}
+
+type blockingLimitLog struct {
+	mu      sync.Mutex
+	limits  []int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (l *blockingLimitLog) LimitChanged(n int, _ time.Time) {
+	if n == 2 {
+		close(l.entered)
+		<-l.release
+	}
+	l.mu.Lock()
+	l.limits = append(l.limits, n)
+	l.mu.Unlock()
+}
+
+// Defect 8: LimitObservers hear concurrent SetLimits in the order they
+// took effect, so the last one heard is the limit.
+func TestLimitObserversHearChangesInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &blockingLimitLog{entered: make(chan struct{}), release: make(chan struct{})}
+		ex := fanout.New(fanout.WithLimit(1), fanout.WithObserver(struct {
+			nopObserver
+			*blockingLimitLog
+		}{blockingLimitLog: l}))
+		go ex.SetLimit(2)
+		<-l.entered
+		done := make(chan struct{})
+		go func() { ex.SetLimit(3); close(done) }()
+		synctest.Wait()
+		close(l.release)
+		<-done
+		if got := l.limits; len(got) != 3 || got[2] != ex.Limit() {
+			t.Fatalf("heard %v, limit %d: the last heard must be the limit", got, ex.Limit())
+		}
+		ex.Close()
+	})
+}
+
+// Defect 8: an Executor not built by New fails clearly.
+func TestZeroExecutorPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ex fanout.Executor
+		done := make(chan any, 1)
+		go func() {
+			defer func() { done <- recover() }()
+			fanout.Submit(context.Background(), &ex, func(context.Context) (int, error) { return 0, nil })
+		}()
+		synctest.Wait()
+		select {
+		case r := <-done:
+			if r == nil {
+				t.Fatal("Submit on a zero Executor did not panic")
+			}
+		default:
+			t.Fatal("Submit on a zero Executor blocked")
+		}
+	})
+}
+
+// Defect 8: Close from inside one of the executor's own tasks panics
+// instead of waiting for itself for ever; from another executor's task it
+// waits as usual.
+func TestCloseFromInsideATask(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex, other, third := fanout.New(), fanout.New(), fanout.New()
+		_, err := fanout.Submit(context.Background(), ex, func(context.Context) (int, error) {
+			ex.Close()
+			return 0, nil
+		}).Await(context.Background())
+		var pe *fanout.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("err %v, want the panic of Close", err)
+		}
+		release := make(chan struct{})
+		inner := fanout.Submit(context.Background(), other, block(nil, release, "inner"))
+		outer := fanout.Submit(context.Background(), third, func(context.Context) (int, error) {
+			go func() { time.Sleep(time.Second); close(release) }()
+			other.Close() // waits for inner
+			return 1, nil
+		})
+		if _, err := outer.Await(context.Background()); err != nil {
+			t.Fatalf("closing another executor from a task: %v", err)
+		}
+		if r, ok := inner.Result(); !ok || r.Err != nil {
+			t.Fatalf("inner %+v %v", r, ok)
+		}
+		third.Close()
+	})
+}
+
+// last returns the last event of task id.
+func (l *eventLog) last(id uint64) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ev := l.events[id]
+	if len(ev) == 0 {
+		return ""
+	}
+	return ev[len(ev)-1]
+}
