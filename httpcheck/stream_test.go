@@ -3,6 +3,7 @@ package httpcheck_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,10 +75,13 @@ func TestCancelGivesEveryPulledInputARecord(t *testing.T) {
 func TestStreamingPullsLazily(t *testing.T) {
 	s := testserver.StartTest(t)
 	c, e := newChecker(t, httpcheck.Config{}, 4)
-	pulled := 0
+	// Map reads its input on a goroutine of its own (so that a break never
+	// waits for a blocked input), which may still be inside yield when the
+	// loop below ends: count with an atomic.
+	var pulled atomic.Int64
 	endless := func(yield func(httpcheck.Input) bool) {
 		for i := 0; ; i++ {
-			pulled++
+			pulled.Add(1)
 			if !yield(httpcheck.Input{URL: s.URL(fmt.Sprintf("/status/200?i=%d", i))}) {
 				return
 			}
@@ -94,7 +98,7 @@ func TestStreamingPullsLazily(t *testing.T) {
 	}
 	// Map's window is 2 x limit by default: the input is never read far
 	// ahead of the output.
-	if pulled > 50+2*4+1 {
-		t.Errorf("pulled %d inputs to yield 50", pulled)
+	if p := pulled.Load(); p > 50+2*4+1 {
+		t.Errorf("pulled %d inputs to yield 50", p)
 	}
 }
