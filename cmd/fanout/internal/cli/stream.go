@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"os"
+	"sync"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
 
 	"github.com/fanout-go/fanout"
 )
@@ -35,10 +39,17 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if input != nil {
 		defer input.Close()
 	}
-	ctx, stop := Interruptible(ctx, env.Stderr)
+	screen := env.Screen()
+	ctx, stop := Interruptible(ctx, screen.Stderr())
 	defer stop()
+	s, err := c.Start(j.cmd, env, screen, total, j.taskNoun)
+	if err != nil {
+		return err
+	}
+	if total < 0 {
+		defer countInput(ctx, s.Progress(), c.Input, j.skipComments)()
+	}
 	records, readErr := readAhead(ctx, lines, j.readAhead)
-	s := c.Start(env, total, j.taskNoun)
 	e := fanout.New(s.ExecutorOptions(j.execOpts...)...)
 	in := func(yield func(In) bool) {
 		for l := range records {
@@ -61,4 +72,24 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 		return fmt.Errorf("reading the input: %w", rerr)
 	}
 	return err
+}
+
+// countInput counts the records of a regular input file in the background
+// and gives the number to the progress line; the returned function stops
+// the count and waits for it.
+func countInput(ctx context.Context, p *console.Progress, path string, skipComments bool) (stop func()) {
+	if path == "" || path == "-" {
+		return func() {}
+	}
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if n, err := countRecords(ctx, path, skipComments); err == nil {
+			p.SetTotal(n)
+		}
+	})
+	return func() { cancel(); wg.Wait() }
 }
