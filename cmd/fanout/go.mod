@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/service/lambda v1.114.4
+	github.com/creack/pty v1.1.24
 	github.com/fanout-go/fanout v0.0.0
 	github.com/fanout-go/fanout/lambdainvoke v0.0.0
 	github.com/google/go-cmp v0.7.0
