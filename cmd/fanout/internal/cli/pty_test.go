@@ -105,9 +105,10 @@ func screenLines(raw string) []string {
 	return lines
 }
 
-// progressText matches the progress line ("fanout: 12/300 URLs", and the
-// progress bar fanout drew before, "fanout (12/300").
-var progressText = regexp.MustCompile(`fanout:? \(?\d+/\d+`)
+// progressText matches the progress line ("fanout: 12/300 URLs"), and the
+// progress bars fanout drew before ("fanout  9% |███  | (11/120" and
+// "fanout (12/-").
+var progressText = regexp.MustCompile(`fanout(: \d+/\d+| +\d+% \|| \(\d+/)`)
 
 // row matches a whole table row of `fanout http`.
 var row = regexp.MustCompile(`^\d+ +\d{3} +\d+ms +ok +http://127\.0\.0\.1:\d+/status/\d+\?delay=\d+ms&i=\d+$`)
