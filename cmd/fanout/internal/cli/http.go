@@ -7,6 +7,7 @@ import (
 	"iter"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fanout-go/fanout/httpcheck"
@@ -59,6 +60,9 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 	if maxRedirects == 0 {
 		noFollow = true
 	}
+	if m := strings.ToUpper(method); m != "GET" && m != "HEAD" {
+		return usagef("http", "-X, --method %q: want GET or HEAD", method)
+	}
 	checker, err := httpcheck.New(httpcheck.Config{
 		Method:        method,
 		Timeout:       common.Timeout,
@@ -72,7 +76,8 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		Concurrency:   common.Concurrency,
 	})
 	if err != nil {
-		return usagef("http", "%v", err)
+		// The library names itself; the command line names the flags.
+		return usagef("http", "%s", strings.TrimPrefix(err.Error(), "httpcheck: "))
 	}
 	return runStream(ctx, env, &common, streamJob[httpcheck.Input, httpcheck.Result]{
 		cmd: "http", noun: "URLs", taskNoun: "URLs",

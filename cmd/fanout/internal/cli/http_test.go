@@ -128,6 +128,13 @@ func TestHTTPUsageErrors(t *testing.T) {
 		if !errors.As(err, &usage) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
+		// A message speaks of the command's flags, not of the library.
+		if msg := Message(err); strings.Contains(msg, "httpcheck") || strings.Contains(msg, "lambdainvoke") {
+			t.Errorf("%q: %q names a library", args, msg)
+		}
+	}
+	if _, _, err := runCLI(t, "", "http", "-X", "POST", "http://127.0.0.1:1/"); err == nil || !strings.Contains(err.Error(), "-X, --method") {
+		t.Errorf("-X POST: %v, want the flag named", err)
 	}
 	// No URLs and stdin a terminal: nothing to read.
 	err := Run(t.Context(), Env{StdinTTY: true, Stdout: &strings.Builder{}, Stderr: &strings.Builder{}}, []string{"http"})
