@@ -96,7 +96,7 @@ func TestTraceSnippet(t *testing.T) {
 	rec := trace.New(trace.WithSlow(500*time.Millisecond, slog.Default()))
 	ex := fanout.New(fanout.WithObserver(rec))
 	// ... submit work, wait for it ...
-	fmt.Fprintln(os.Stderr, rec.Summary())      // effective concurrency, percentiles, serial-run warning
+	fmt.Fprintln(os.Stderr, rec.Summary())     // effective concurrency, percentiles, serial-run warning
 	rec.WriteChromeTraceFile("run.trace.json") // open in Perfetto or chrome://tracing
 	rec.WriteHTMLFile("run.html")              // self-contained timeline
 	// readme:end
