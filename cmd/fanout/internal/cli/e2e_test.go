@@ -185,6 +185,11 @@ func TestE2EInterruptQuietStdin(t *testing.T) {
 	if !strings.Contains(errOut.String(), "2 URLs: 0 ok, 2 failed (canceled 2)") {
 		t.Errorf("summary missing after the interrupt:\n%s", errOut.String())
 	}
+	// The trace summary counts the same two canceled records, not one
+	// story for the records and another for the tasks.
+	if !regexp.MustCompile(`(?m)^  outcomes +2 canceled$`).MatchString(errOut.String()) {
+		t.Errorf("the trace summary does not agree with the records:\n%s", errOut.String())
+	}
 }
 
 func TestE2EDemo(t *testing.T) {

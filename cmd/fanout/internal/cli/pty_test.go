@@ -15,14 +15,16 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/fanout-go/fanout/internal/testserver"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 )
 
 // runInPTY runs the built fanout binary with args, its stdout and stderr on
 // one pseudo-terminal of 200 columns, as a person runs it. Its stdin is the
-// terminal too, unless stdin is non-nil. It returns the lines the terminal
+// terminal too, unless stdin is non-nil; env, when non-nil, is its whole
+// environment (TERM=xterm is added). It returns the lines the terminal
 // shows at the end (screenLines), the raw bytes, and the exit code. Any
 // subcommand (http, lambda, exec) can be checked with it.
-func runInPTY(t *testing.T, stdin io.Reader, args ...string) (lines []string, raw string, code int) {
+func runInPTY(t *testing.T, stdin io.Reader, env []string, args ...string) (lines []string, raw string, code int) {
 	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -34,6 +36,9 @@ func runInPTY(t *testing.T, stdin io.Reader, args ...string) (lines []string, ra
 	}
 	cmd := exec.CommandContext(t.Context(), binary(t), args...)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = tty, tty, tty
+	if env != nil {
+		cmd.Env = append(env, "TERM=xterm")
+	}
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
@@ -124,7 +129,7 @@ func TestPTYTableRowsCarryNoProgress(t *testing.T) {
 	for i := range n {
 		args = append(args, s.URL(fmt.Sprintf("/status/%d?delay=%dms&i=%d", 200+i%3*100, 5+i%4*10, i)))
 	}
-	lines, raw, code := runInPTY(t, nil, args...)
+	lines, raw, code := runInPTY(t, nil, nil, args...)
 	if code != 0 { // 4xx and 5xx are results, not failures
 		t.Fatalf("exit %d:\n%s", code, strings.Join(lines, "\n"))
 	}
@@ -167,11 +172,45 @@ func TestPTYProgressTotalFromFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, raw, code := runInPTY(t, nil, "http", "-c", "1", "-i", path)
+	_, raw, code := runInPTY(t, nil, nil, "http", "-c", "1", "-i", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %q", code, raw)
 	}
 	if !regexp.MustCompile(`fanout: \d+/40 URLs  [\d.]+/s  ETA \d+s`).MatchString(raw) {
 		t.Errorf("no progress line with the total 40 and an ETA in %q", raw)
+	}
+}
+
+// TestPTYLambdaRowsCarryNoProgress: the same for `fanout lambda`, payloads
+// on stdin (a pipe), records and progress on the terminal.
+func TestPTYLambdaRowsCarryNoProgress(t *testing.T) {
+	s := lambdatest.StartTest(t, lambdatest.Options{})
+	const n = 60
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, `{"id":"p%d","sleep_ms":%d}`+"\n", i, 5+i%4*10)
+	}
+	lines, raw, code := runInPTY(t, strings.NewReader(in.String()), lambdaEnv(t.TempDir()),
+		"lambda", "--function", "fn", "--endpoint-url", s.URL(), "-c", "2")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, strings.Join(lines, "\n"))
+	}
+	if !regexp.MustCompile(`fanout: \d+ invocations`).MatchString(raw) {
+		t.Fatalf("the progress line was never drawn; raw output %q", raw)
+	}
+	lambdaRow := regexp.MustCompile(`^\d+ +200 +\d+ms +ok +\{"id":"p\d+","sleep_ms":\d+\}$`)
+	rows := 0
+	for _, l := range lines {
+		switch {
+		case regexp.MustCompile(`fanout:? \(?\d+(/\d+)? invocations`).MatchString(l) && !strings.Contains(l, "invocations: "):
+			t.Errorf("a line carries progress text: %q", l)
+		case lambdaRow.MatchString(l):
+			rows++
+		case strings.Contains(l, `"id":"p`) && !strings.Contains(l, "attempt)"):
+			t.Errorf("a row is not whole: %q", l)
+		}
+	}
+	if rows != n {
+		t.Errorf("%d rows on the terminal, want %d:\n%s", rows, n, strings.Join(lines, "\n"))
 	}
 }
