@@ -16,8 +16,12 @@
 //   - run.go: the interrupt handling and Drive, the loop that writes one
 //     record per input, shows progress, writes the trace files and the
 //     summary, and decides the outcome;
-//   - flags.go: FlagSet with long and short names, interspersed flags, and
-//     the custom flag types.
+//   - outcome.go: Outcome, the one definition of outcome classes that the
+//     exit code, the summary, the trace and the timeline share;
+//   - flags.go and flagtypes.go: FlagSet on spf13/pflag (GNU forms) and
+//     the flag types, which refuse bad values while parsing;
+//   - ../console: the terminal's one writer (Screen), the idle flush
+//     (IdleWriter) and the progress line (Progress).
 package cli
 
 import (

@@ -26,8 +26,7 @@ type Screen struct {
 	shown       bool       // the status line is on the terminal now
 	atLineStart bool       // the last byte written to the terminal ended a line
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	wg sync.WaitGroup // the redraw loop of ShowProgress
 }
 
 // NewScreen returns a screen over the standard streams. stderrTTY and
