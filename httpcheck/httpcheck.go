@@ -1,6 +1,6 @@
 // Package httpcheck checks the HTTP status of many URLs at once on a
 // [fanout.Executor]: the library behind `fanout http`, and the Go form of the
-// seed's `requests.get(url).status_code` run in an executor.
+// article's `requests.get(url).status_code` run in an executor.
 //
 // A [Checker] holds one HTTP client whose connection pool is sized for the
 // concurrency, so connections to a host are reused rather than opened per
@@ -14,6 +14,9 @@
 // Failures are results too: a check that got no answer carries an error and
 // an [ErrorKind] (dns, connect, reset, tls, timeout...). A 4xx or 5xx answer
 // is a status, not an error.
+//
+// A URL without a scheme ("127.0.0.1:8080/health", "example.com") is checked
+// as http://, as curl does.
 package httpcheck
 
 import (
@@ -200,6 +203,17 @@ type answer struct {
 
 // parse checks that raw is an absolute http or https URL.
 func parse(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		host, _, _ := strings.Cut(raw, "/")
+		if h := strings.ToLower(strings.TrimSuffix(host, ":")); h == "http" || h == "https" {
+			// "http//host" or "http:/host": a mistyped scheme, not a host
+			// named http.
+			return nil, &InvalidURLError{URL: raw, Reason: "want an http:// or https:// URL"}
+		}
+		// As curl does: a URL without a scheme is an http one
+		// ("127.0.0.1:8080/health", "example.com").
+		raw = "http://" + raw
+	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:

@@ -59,6 +59,11 @@ func TestErrorKinds(t *testing.T) {
 		{s.URL("/loop"), "too_many_redirects", 302, 0},
 		{s.URL("/status/500"), "ok", 500, 0},
 		{s.URL("/stream"), "ok", 200, 0},
+		// Without a scheme, http:// as curl assumes; a scheme missing its
+		// colon is a mistake, not a host named http.
+		{strings.TrimPrefix(s.URL("/status/204"), "http://"), "ok", 204, 0},
+		{"http//missing-colon.example.com/", "invalid_url", 0, 0},
+		{"https:/one-slash.example.com/", "invalid_url", 0, 0},
 	}
 	for _, timeout := range []time.Duration{0, 200 * time.Millisecond} {
 		c, e := newChecker(t, httpcheck.Config{Timeout: timeout, Resolver: fakeDNS(t)}, 16)

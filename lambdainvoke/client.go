@@ -62,10 +62,14 @@ func newClient(ctx context.Context, cfg Config) (*lambda.Client, *connPool, erro
 		return nil, nil, fmt.Errorf("lambdainvoke: AWS configuration: %w", err)
 	}
 	if awsCfg.Region == "" {
-		return nil, nil, errors.New("lambdainvoke: no AWS region: set one with the configuration's Region, AWS_REGION or the profile")
+		return nil, nil, ErrNoRegion
 	}
 	return lambda.NewFromConfig(awsCfg), pool, nil
 }
+
+// ErrNoRegion is the error of New when no AWS region is configured:
+// neither Config.Region, nor AWS_REGION, nor the profile names one.
+var ErrNoRegion = errors.New("lambdainvoke: no AWS region: set Config.Region, AWS_REGION or the profile's region")
 
 // connPool dials the SDK's connections and keeps track of them, so that
 // Invoker.Close can close them: the SDK's buildable client copies its

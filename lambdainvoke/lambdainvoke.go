@@ -1,6 +1,6 @@
 // Package lambdainvoke invokes an AWS Lambda function over a stream of
 // payloads on a [fanout.Executor]: the library behind `fanout lambda`, and
-// the Go form of the seed's functools.partial(boto3.client('lambda').invoke,
+// the Go form of the article's functools.partial(boto3.client('lambda').invoke,
 // FunctionName=..., InvocationType=..., Qualifier=...) run in an executor.
 //
 // A [Template] holds the named parameters every call shares; each call

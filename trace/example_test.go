@@ -67,7 +67,7 @@ func ExampleSummary_String() {
 	// Output:
 	// fanout: 4 tasks in 2.7s, limit 8
 	//   outcomes     3 ok, 1 error
-	//   concurrency  effective 1.00, peak 1, demand 4
+	//   concurrency  effective 1.00, peak 1, demand 4 (most tasks waiting or running at once)
 	//   busy         2.7s over 4 started tasks
 	//   attempts     4 (0 tasks retried)
 	//   queue wait   p50 699ms     p95 2.02s     p99 2.02s     max 2.02s

@@ -81,7 +81,7 @@ type timeline struct {
 func (r *Recorder) WriteHTML(w io.Writer) error {
 	sum := r.Summary()
 	r.mu.Lock()
-	tl := r.timeline()
+	tl := r.timeline(0)
 	r.mu.Unlock()
 	bw := bufio.NewWriterSize(w, 64<<10)
 	writePage(bw, sum, tl, r.cfg.maxBars)
@@ -97,10 +97,12 @@ func (r *Recorder) WriteHTMLFile(path string) error {
 	return writeFile(path, r.WriteHTML)
 }
 
-// timeline lays the run out; r.mu is held.
-func (r *Recorder) timeline() *timeline {
+// timeline lays the run out over at least minSpan nanoseconds from its
+// start (0: its own length); r.mu is held.
+func (r *Recorder) timeline(minSpan int64) *timeline {
 	lanes, count := r.spans.assignLanes(r.last)
 	tl := &timeline{zero: r.zero(), end: r.last, lanes: count, limits: r.limits}
+	tl.end = max(tl.end, tl.zero+minSpan)
 	if tl.end <= tl.zero {
 		tl.end = tl.zero + 1
 	}
@@ -138,11 +140,11 @@ func (r *Recorder) timeline() *timeline {
 		})
 	}
 	tl.running = make([]int, columns)
-	span := float64(tl.end - tl.zero)
-	col := func(t int64) int { return min(int(float64(t-tl.zero)/span*columns), columns-1) }
+	width := float64(tl.end - tl.zero)
+	col := func(t int64) int { return min(int(float64(t-tl.zero)/width*columns), columns-1) }
 	pts := r.counts(true)
 	for i, p := range pts {
-		last := tl.end
+		last := r.last
 		if i+1 < len(pts) {
 			last = pts[i+1].at
 		}
@@ -217,7 +219,12 @@ func (r *Recorder) cells(tl *timeline, lanes []int32, end func(*span) int64) []c
 type page struct {
 	*bufio.Writer
 	tl *timeline
+	// suffix makes the element ids of one run of several unique ("-2").
+	suffix string
 }
+
+// id returns an element id for the page's run.
+func (p page) id(name string) string { return name + p.suffix }
 
 func (p page) f(format string, args ...any) { fmt.Fprintf(p, format, args...) }
 
@@ -263,25 +270,38 @@ svg .grid{stroke:#eee}
 svg .axis{stroke:#999}
 svg .area{fill:#1e88e5;fill-opacity:.25;stroke:#1e88e5;stroke-width:1}
 svg .limit{fill:none;stroke:#e53935;stroke-dasharray:4 3;stroke-width:1.5}
-#lanes rect{stroke:#fff;stroke-width:.6}
-#lanes rect:hover{stroke:#000;stroke-width:1}
+g.lanes rect{stroke:#fff;stroke-width:.6}
+g.lanes rect:hover{stroke:#000;stroke-width:1}
+.code{background:#f6f8fa;border-radius:6px;padding:8px 12px;font:13px/1.4 ui-monospace,monospace;white-space:pre;overflow-x:auto}
 svg .l1{fill-opacity:.3}svg .l2{fill-opacity:.55}svg .l3{fill-opacity:.8}
 `
 
 func writePage(w *bufio.Writer, s Summary, tl *timeline, maxBars int) {
-	p := page{Writer: w, tl: tl}
-	p.f(`<!DOCTYPE html>
+	writeHead(w, fmt.Sprintf("fanout timeline: %d tasks", s.Tasks))
+	w.WriteString("<h1>fanout timeline</h1>\n")
+	page{Writer: w, tl: tl}.run(s, maxBars)
+	w.WriteString("</body>\n</html>\n")
+}
+
+func writeHead(w *bufio.Writer, title string) {
+	fmt.Fprintf(w, `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>fanout timeline: %d tasks</title>
-<style>%s`, s.Tasks, pageStyle)
+<title>%s</title>
+<style>%s`, esc(title), pageStyle)
 	for k, c := range kindColors {
-		p.f("svg .%s{fill:%s}\n", Kind(k), c)
+		fmt.Fprintf(w, "svg .%s{fill:%s}\n", Kind(k), c)
 	}
-	p.f("</style>\n</head>\n<body>\n<h1>fanout timeline</h1>\n")
+	w.WriteString("</style>\n</head>\n<body>\n")
+}
+
+// run writes one run's summary, warnings, legend, timeline and slowest
+// tasks.
+func (p page) run(s Summary, maxBars int) {
+	tl := p.tl
 	p.summary(s)
 	for _, warn := range s.Warnings {
 		p.f("<p class=\"warning\" role=\"alert\">Warning: %s</p>\n", esc(warn))
@@ -291,21 +311,20 @@ func writePage(w *bufio.Writer, s Summary, tl *timeline, maxBars int) {
 		if tl.perRow > 1 {
 			why = fmt.Sprintf("%d lanes are more than %d rows; each row holds %d lanes", tl.lanes, maxRows, tl.perRow)
 		}
-		p.f(`<p class="notice" id="aggregated">Aggregated view: %s, so each lane is cut into %d time buckets of %s. `+
+		p.f(`<p class="notice" id="%s">Aggregated view: %s, so each lane is cut into %d time buckets of %s. `+
 			`A bucket's colour is the outcome that took most of its time, its shade how busy the lane was; `+
 			`hover a bucket for its counts. The slowest tasks are listed below the timeline.</p>`+"\n",
-			esc(why), buckets, fmtDur(time.Duration(float64(tl.end-tl.zero)/buckets)))
+			p.id("aggregated"), esc(why), buckets, fmtDur(time.Duration(float64(tl.end-tl.zero)/buckets)))
 	}
 	p.legend(s.Outcomes)
 	p.svg(s)
 	p.slowest(s.Slowest)
-	p.f("</body>\n</html>\n")
 }
 
 func (p page) summary(s Summary) {
-	p.f(`<section id="summary"><dl class="figures">` + "\n")
+	p.f(`<section id="%s"><dl class="figures">`+"\n", p.id("summary"))
 	fig := func(id, name, value string) {
-		p.f(`<div><dt>%s</dt><dd id="%s">%s</dd></div>`+"\n", name, id, esc(value))
+		p.f(`<div><dt>%s</dt><dd id="%s">%s</dd></div>`+"\n", name, p.id(id), esc(value))
 	}
 	fig("tasks", "tasks", strconv.Itoa(s.Tasks))
 	fig("wall", "wall time", fmtDur(s.Wall))
@@ -333,7 +352,7 @@ func (p page) summary(s Summary) {
 }
 
 func (p page) legend(o Outcomes) {
-	p.f(`<div class="legend" id="legend">`)
+	p.f(`<div class="legend" id="%s">`, p.id("legend"))
 	for _, k := range kinds {
 		n := *o.of(k)
 		if n == 0 && !k.finished() {
@@ -349,8 +368,8 @@ func (p page) svg(s Summary) {
 	rh := p.rowHeight()
 	lanesBottom := lanesTop + rh*float64(tl.rows)
 	height := lanesBottom + 30
-	p.f(`<svg id="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" role="img" aria-label="timeline of %d tasks on %d lanes">`+"\n",
-		svgWidth, height, s.Tasks, tl.lanes)
+	p.f(`<svg id="%s" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %.0f %.0f" role="img" aria-label="timeline of %d tasks on %d lanes">`+"\n",
+		p.id("timeline"), svgWidth, height, s.Tasks, tl.lanes)
 	// Time grid and axis.
 	step := tickStep(time.Duration(tl.end - tl.zero))
 	for t := time.Duration(0); t <= time.Duration(tl.end-tl.zero); t += step {
@@ -360,7 +379,7 @@ func (p page) svg(s Summary) {
 	}
 	p.f(`<line class="axis" x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f"/>`+"\n", plotLeft, svgWidth-plotRight, lanesBottom, lanesBottom)
 	p.chart()
-	p.f(`<g id="lanes">`)
+	p.f(`<g id="%s" class="lanes">`, p.id("lanes"))
 	for row := range tl.rows {
 		y := lanesTop + rh*float64(row)
 		every := int(math.Ceil(12 / rh))
@@ -399,8 +418,8 @@ func (p page) chart() {
 		fmt.Fprintf(&d, "V%.1fH%.1f", y(n), plotLeft+colW*float64(c+1))
 	}
 	fmt.Fprintf(&d, "V%.1fZ", y(0))
-	p.f(`<g id="concurrency"><text x="%.0f" y="%.1f" text-anchor="end">%d</text><text x="%.0f" y="%.1f" text-anchor="end">0</text>`,
-		plotLeft-6, chartTop+9, top, plotLeft-6, chartTop+chartHeight)
+	p.f(`<g id="%s"><text x="%.0f" y="%.1f" text-anchor="end">%d</text><text x="%.0f" y="%.1f" text-anchor="end">0</text>`,
+		p.id("concurrency"), plotLeft-6, chartTop+9, top, plotLeft-6, chartTop+chartHeight)
 	p.f(`<text x="%.0f" y="%.1f">running tasks (blue)%s</text>`, plotLeft+4, chartTop+chartHeight+16,
 		map[bool]string{true: ", limit (red dashes)", false: ""}[len(tl.limits) > 0])
 	p.f(`<path class="area" d="%s"><title>tasks running over time (most per %s)</title></path>`,
@@ -471,7 +490,8 @@ func (p page) slowest(spans []Span) {
 	if len(spans) == 0 {
 		return
 	}
-	p.f("<h2>Slowest tasks</h2>\n<table id=\"slowest\"><tr><th>duration</th><th>waited</th><th>outcome</th><th>attempts</th><th>slot</th><th class=\"label\">label</th></tr>\n")
+	p.f("<h2>Slowest tasks</h2>\n<table id=\"%s\"><tr>", p.id("slowest"))
+	p.f("<th>duration</th><th>waited</th><th>outcome</th><th>attempts</th><th>slot</th><th class=\"label\">label</th></tr>\n")
 	for _, s := range spans {
 		label := s.Label
 		if label == "" {

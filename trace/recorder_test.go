@@ -242,3 +242,36 @@ func TestConcurrentHooks(t *testing.T) {
 		t.Errorf("peak %d with %d workers", s.Peak, workers)
 	}
 }
+
+// SetOutcome replaces the outcome a task's error implies, by the task's
+// position in queue order, for the summary and the exports alike; it holds
+// when the task finishes afterwards, and ignores tasks not seen.
+func TestSetOutcome(t *testing.T) {
+	r := New()
+	defer r.Close()
+	replay(r, []job{
+		{id: 10, label: "a", queued: 0, start: 1, finish: 5},                                // ok, counted a failure
+		{id: 11, label: "b", queued: 1, start: 2, finish: 6, err: errors.New("HTTP 503")},   // an error, counted ok
+		{id: 12, label: "c", queued: 2, start: 3, finish: 7, err: context.DeadlineExceeded}, // stays a timeout
+	})
+	r.SetOutcome(0, Error)
+	r.SetOutcome(1, OK)
+	r.SetOutcome(7, Error)   // no such task
+	r.SetOutcome(2, Running) // not a final outcome: ignored
+	info := fanout.TaskInfo{ID: 13, Label: "d"}
+	r.TaskQueued(info, ms(8))
+	r.SetOutcome(3, Canceled) // set before the task finishes
+	r.TaskFinished(info, fanout.Outcome{Err: nil}, ms(9))
+
+	got := r.Summary().Outcomes
+	if want := (Outcomes{OK: 1, Error: 1, Timeout: 1, Canceled: 1}); got != want {
+		t.Errorf("outcomes = %+v, want %+v", got, want)
+	}
+	var kinds []string
+	for _, s := range r.Spans() {
+		kinds = append(kinds, s.Label+" "+s.Outcome.String())
+	}
+	if got, want := strings.Join(kinds, ", "), "a error, b ok, c timeout, d canceled"; got != want {
+		t.Errorf("spans: %s, want %s", got, want)
+	}
+}

@@ -27,6 +27,7 @@ const (
 	flagFinished
 	flagStuckLogged
 	flagAttemptEnded // finished holds the end of the latest attempt
+	flagOutcomeSet   // kind was set by Recorder.SetOutcome: TaskFinished keeps it
 )
 
 func (s *span) has(f uint8) bool { return s.flags&f != 0 }

@@ -310,9 +310,9 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, "  %-12s "+format+"\n", append([]any{name}, args...)...)
 	}
 	line("outcomes", "%s", s.Outcomes)
-	line("concurrency", "effective %.2f, peak %d, demand %d", s.Effective, s.Peak, s.Demand)
+	line("concurrency", "effective %.2f, peak %d, demand %d (most tasks waiting or running at once)", s.Effective, s.Peak, s.Demand)
 	line("busy", "%s over %d started tasks", fmtDur(s.Busy), s.Started)
-	line("attempts", "%d (%d tasks retried)", s.Attempts, s.Retried)
+	line("attempts", "%d (%s retried)", s.Attempts, plural(s.Retried, "task"))
 	if s.Started > 0 {
 		line("queue wait", "%s", s.QueueWait)
 		line("duration", "%s", s.Duration)

@@ -71,7 +71,7 @@ func TestSummaryString(t *testing.T) {
 	for _, want := range []string{
 		"fanout: 2 tasks in 1.5s, limit 8\n",
 		"  outcomes     1 ok, 1 error\n",
-		"  concurrency  effective 1.01, peak 2, demand 2\n",
+		"  concurrency  effective 1.01, peak 2, demand 2 (most tasks waiting or running at once)\n",
 		"  duration     p50 12.5ms    p95 1.5s      p99 1.5s      max 1.5s\n",
 		"  slowest      1.5s      https://example.com/slow (ok, 1 attempt)\n",
 		"               12.5ms    https://example.com/fast (error, 1 attempt)\n",

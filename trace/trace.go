@@ -255,7 +255,9 @@ func (r *Recorder) TaskFinished(t fanout.TaskInfo, out fanout.Outcome, at time.T
 	}
 	sp.flags |= flagFinished
 	sp.attempts = max(sp.attempts, int32(out.Attempts))
-	sp.kind = classify(out.Err, out.Abandoned)
+	if !sp.has(flagOutcomeSet) {
+		sp.kind = classify(out.Err, out.Abandoned)
+	}
 	if out.Err != nil {
 		sp.err = cut(out.Err.Error(), maxErrText)
 	}
@@ -291,6 +293,24 @@ func (r *Recorder) LimitChanged(limit int, at time.Time) {
 	r.mu.Lock()
 	r.limits = append(r.limits, limitPoint{at: r.offset(at), limit: limit})
 	r.mu.Unlock()
+}
+
+// SetOutcome sets the outcome of the n-th task the recorder saw (from 0, in
+// the order tasks were queued), replacing the one its error implies. A
+// caller whose own records class outcomes differently from a task's error
+// (an HTTP status counted as a failure, a Lambda function error, a task
+// canceled while a record was being made) uses it so that the summary and
+// the exports tell the same story as its records. It is kept when the task
+// finishes later. An n not recorded yet is ignored.
+func (r *Recorder) SetOutcome(n int, k Kind) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n < 0 || n >= r.spans.n || !k.finished() {
+		return
+	}
+	sp := r.spans.at(int32(n))
+	sp.kind = k
+	sp.flags |= flagOutcomeSet
 }
 
 // public converts a span on the given lane; r.mu is held.

@@ -16,8 +16,12 @@
 //   - run.go: the interrupt handling and Drive, the loop that writes one
 //     record per input, shows progress, writes the trace files and the
 //     summary, and decides the outcome;
-//   - flags.go: FlagSet with long and short names, interspersed flags, and
-//     the custom flag types.
+//   - outcome.go: Outcome, the one definition of outcome classes that the
+//     exit code, the summary, the trace and the timeline share;
+//   - flags.go and flagtypes.go: FlagSet on spf13/pflag (GNU forms) and
+//     the flag types, which refuse bad values while parsing;
+//   - ../console: the terminal's one writer (Screen), the idle flush
+//     (IdleWriter) and the progress line (Progress).
 package cli
 
 import (
@@ -29,6 +33,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
 )
 
 // Env is what a subcommand may touch of the outside world: the standard
@@ -39,6 +45,16 @@ type Env struct {
 	// StdinTTY, StdoutTTY and StderrTTY tell whether each stream is a
 	// terminal: they choose defaults (table output, progress, summary).
 	StdinTTY, StdoutTTY, StderrTTY bool
+	// Width reports the terminal's width in columns (0 when unknown), so
+	// that the progress line never wraps. nil for unknown.
+	Width func() int
+}
+
+// Screen returns the console.Screen that owns env's stdout and stderr for
+// one run: records and messages go through it, and it draws the progress
+// line between them.
+func (env Env) Screen() *console.Screen {
+	return console.NewScreen(env.Stdout, env.Stderr, env.StdoutTTY, env.StderrTTY, env.Width)
 }
 
 // OSEnv returns the process's standard streams.
@@ -50,6 +66,13 @@ func OSEnv() Env {
 		StdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		StdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		StderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		Width: func() int {
+			w, _, err := term.GetSize(int(os.Stderr.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 	}
 }
 
@@ -104,6 +127,9 @@ func Message(err error) string {
 	}
 	var usage *UsageError
 	if errors.As(err, &usage) {
+		if usage.Msg == "" { // the usage was printed already
+			return ""
+		}
 		help := "fanout help"
 		if usage.Command != "" {
 			help = "fanout " + usage.Command + " -h"
@@ -116,12 +142,18 @@ func Message(err error) string {
 // Run runs the subcommand named by args[0].
 func Run(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
-		return usagef("", "no command given")
+		// Bare `fanout`: the usage, on stderr since no data was asked for,
+		// and exit code 2 as for any other call that does nothing.
+		writeHelp(env.Stderr)
+		return &UsageError{}
 	}
 	name := args[0]
 	switch name {
 	case "help", "-h", "-help", "--help":
 		writeHelp(env.Stdout)
+		return nil
+	case "version", "--version", "-V":
+		fmt.Fprintln(env.Stdout, Version())
 		return nil
 	}
 	for _, c := range commands {
@@ -134,7 +166,7 @@ func Run(ctx context.Context, env Env, args []string) error {
 
 func writeHelp(w io.Writer) {
 	var b strings.Builder
-	b.WriteString("fanout runs blocking calls concurrently and proves that they overlapped.\n\nUsage: fanout COMMAND [flags] [args]\n\nCommands:\n")
+	b.WriteString("fanout runs blocking calls concurrently and proves that they overlapped.\n\nUsage: fanout COMMAND [flags] [args]\n       fanout --version\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  %-8s %s\n", c.Name, c.Summary)
 	}

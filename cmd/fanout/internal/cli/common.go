@@ -54,10 +54,11 @@ func (c *Common) Register(fs *FlagSet, env Env, d Defaults) {
 	fs.StringVar(&c.Trace, "", "trace", "FILE", "", "write a Chrome/Perfetto trace of the run to FILE")
 	fs.StringVar(&c.Timeline, "", "timeline", "FILE", "", "write an HTML timeline of the run to FILE")
 	fs.BoolVar(&c.Summary, "", "summary", env.StderrTTY, "print a summary of the run to stderr (default on a terminal)")
-	fs.BoolVar(&c.Progress, "", "progress", env.StderrTTY, "show a progress bar on stderr (default on a terminal)")
+	fs.BoolVar(&c.Progress, "", "progress", env.StderrTTY, "show a progress line on stderr: count, total, rate, ETA (default on a terminal)")
 }
 
 // Check validates the shared flags' values.
+// Bad numbers are refused earlier, while parsing (flagtypes.go).
 func (c *Common) Check(cmd string) error {
 	switch {
 	case c.Concurrency < 1:

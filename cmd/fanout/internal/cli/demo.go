@@ -4,28 +4,37 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/fanout-go/fanout"
 	"github.com/fanout-go/fanout/httpcheck"
 	"github.com/fanout-go/fanout/internal/testserver"
+	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
 	"github.com/fanout-go/fanout/trace"
 )
 
 // demoConfig is what `fanout demo` runs.
 type demoConfig struct {
 	urls     int
+	payloads int
 	delay    time.Duration
 	limit    int
-	timeline string // the fanout run's HTML timeline; "" for a temp dir
+	timeline string // the HTML timeline of every run; "" for none
 }
 
-// demoRun is what one half of the demo measured.
+// defaultDemoTimeline is where the demo draws its timelines unless told
+// otherwise: one file in the current directory, replaced by every run, so
+// that demos leave nothing behind in temporary directories.
+const defaultDemoTimeline = "fanout-demo.html"
+
+// demoRun is what one run of the demo measured.
 type demoRun struct {
 	name    string
+	code    string // the Go lines behind it
 	limit   int
 	wall    time.Duration
 	summary trace.Summary
@@ -36,11 +45,17 @@ type demoRun struct {
 
 func runDemo(ctx context.Context, env Env, args []string) error {
 	cfg := demoConfig{}
-	fs := NewFlagSet("demo", "fanout demo [flags]\n\nStarts a local HTTP server whose answers take a while, checks the same URLs the\nseed's way (one after another) and then with fanout, and shows the difference.\nNo set-up, no network: everything stays on 127.0.0.1.")
+	fs := NewFlagSet("demo", "fanout demo [flags]\n\n"+
+		"Tells the article's story on local servers: the same calls made one after another (each awaited\n"+
+		"before the next is submitted, the article's trap) and then with fanout (all submitted, then\n"+
+		"gathered), first for HTTP URLs, then for AWS Lambda invocations on a built-in Invoke API server.\n"+
+		"It prints the Go lines behind each run and draws the runs' timelines on one time scale.\n"+
+		"No set-up, no AWS account, no network: everything stays on 127.0.0.1.")
 	fs.IntVar(&cfg.urls, "n", "urls", 20, "how many URLs to check")
-	fs.DurationVar(&cfg.delay, "", "delay", 300*time.Millisecond, "how long the server takes to answer each")
-	fs.IntVar(&cfg.limit, "c", "concurrency", 0, "fanout's concurrency limit (default: one slot per URL)")
-	fs.StringVar(&cfg.timeline, "", "timeline", "FILE", "", "write the fanout run's HTML timeline to FILE (default: in a new temp dir)")
+	fs.IntVar(&cfg.payloads, "", "payloads", 10, "how many Lambda payloads to invoke the function with")
+	fs.DurationVar(&cfg.delay, "", "delay", 300*time.Millisecond, "how long the servers take to answer each call")
+	fs.IntVar(&cfg.limit, "c", "concurrency", 0, "fanout's concurrency limit (default: one slot per call)")
+	fs.StringVar(&cfg.timeline, "", "timeline", "FILE", defaultDemoTimeline, "write the runs' HTML timelines to FILE, replacing it; '' for none")
 	rest, err := fs.Parse(args, env.Stdout)
 	if err == errHelp {
 		return nil
@@ -53,24 +68,52 @@ func runDemo(ctx context.Context, env Env, args []string) error {
 		return usagef("demo", "unexpected argument %q", rest[0])
 	case cfg.urls < 1 || cfg.urls > 10000:
 		return usagef("demo", "--urls must be between 1 and 10000")
+	case cfg.payloads < 0 || cfg.payloads > 1000:
+		return usagef("demo", "--payloads must be between 0 and 1000")
 	case cfg.limit < 0:
 		return usagef("demo", "--concurrency must not be negative")
 	}
-	if cfg.limit == 0 {
-		cfg.limit = cfg.urls
+	out, err := createOutFile("demo", "--timeline", cfg.timeline)
+	if err != nil {
+		return err
 	}
 	ctx, stop := Interruptible(ctx, env.Stderr)
 	defer stop()
-	_, err = demo(ctx, env.Stdout, cfg)
+	runs, err := demo(ctx, env.Stdout, cfg)
+	if err == nil && out != nil {
+		err = demoTimeline(env.Stdout, out, runs)
+	} else {
+		out.close()
+	}
 	if context.Cause(ctx) == ErrInterrupted {
 		return ErrInterrupted
 	}
 	return err
 }
 
-// demo runs the demo, writing its story to w, and returns both runs.
-func demo(ctx context.Context, w io.Writer, cfg demoConfig) ([2]demoRun, error) {
-	var runs [2]demoRun
+// The Go lines behind each run, as the demo prints them. Each matches the
+// code of its run below.
+const (
+	httpSerialCode = `for i, u := range urls {
+	r := checker.Check(ctx, e, u) // submits one task and waits for it
+}`
+	httpGatherCode = `for r := range checker.CheckAllUnordered(ctx, e, httpcheck.URLs(urls...)) {
+	// every URL submitted as a slot frees, results as they finish
+}`
+	lambdaSerialCode = `tmpl := lambdainvoke.Template{FunctionName: "resize"} // functools.partial(client.invoke, FunctionName="resize")
+iv, err := lambdainvoke.New(ctx, tmpl, cfg)
+for _, p := range payloads {
+	r := iv.Invoke(ctx, e, p) // submits one call and waits for it
+}`
+	lambdaGatherCode = `for r := range iv.InvokeAllUnordered(ctx, e, lambdainvoke.Payloads(payloads...)) {
+	// every payload submitted as a slot frees, results as they finish
+}`
+)
+
+// demo runs the demo, writing its story to w, and returns every run: the
+// HTTP pair, then the Lambda pair (none when cfg.payloads is 0).
+func demo(ctx context.Context, w io.Writer, cfg demoConfig) ([]demoRun, error) {
+	var runs []demoRun
 	srv, err := testserver.Start()
 	if err != nil {
 		return runs, err
@@ -80,49 +123,102 @@ func demo(ctx context.Context, w io.Writer, cfg demoConfig) ([2]demoRun, error) 
 	for i := range urls {
 		urls[i] = srv.URL(fmt.Sprintf("/status/200?delay=%s&task=%d", cfg.delay, i))
 	}
-	fmt.Fprintf(w, "fanout demo: %d URLs on a local server (%s) that each take %s to answer\n\n", cfg.urls, srv.BaseURLs()[0], cfg.delay)
-
-	fmt.Fprintf(w, "1. The seed's trap: each call awaited before the next starts, like requests.get inside\n"+
-		"   async def, though the executor has %d slots\n", cfg.limit)
-	if runs[0], err = demoHalf(ctx, w, "serial", cfg.limit, urls, true); err != nil {
+	limit := cfg.limit
+	if limit == 0 {
+		limit = cfg.urls
+	}
+	fmt.Fprintf(w, "fanout demo: the article's two examples, serial then gathered, on local servers\n\n")
+	fmt.Fprintf(w, "HTTP: %d URLs on a local server (%s) that each take %s to answer\n\n", cfg.urls, srv.BaseURLs()[0], cfg.delay)
+	fmt.Fprintf(w, "1. The article's trap: each call awaited before the next starts, like requests.get inside\n"+
+		"   async def, though the executor has %d slots:\n\n%s\n", limit, indent(httpSerialCode))
+	run, err := demoHTTP(ctx, w, "1. HTTP, serial", limit, urls, true)
+	if runs = append(runs, run); err != nil {
 		return runs, err
 	}
-	fmt.Fprintf(w, "\n2. With fanout: every call submitted first, then gathered, on the same %d slots\n", cfg.limit)
-	if runs[1], err = demoHalf(ctx, w, "fanout", cfg.limit, urls, false); err != nil {
+	fmt.Fprintf(w, "\n2. With fanout: every call submitted first, then gathered, on the same %d slots:\n\n%s\n", limit, indent(httpGatherCode))
+	run, err = demoHTTP(ctx, w, "2. HTTP, gathered", limit, urls, false)
+	if runs = append(runs, run); err != nil {
 		return runs, err
 	}
 	if ctx.Err() != nil {
 		return runs, context.Cause(ctx)
 	}
-
 	fmt.Fprintln(w)
-	writeDemoTable(w, runs)
-	for _, warning := range runs[0].summary.Warnings {
-		fmt.Fprintf(w, "\nfanout's check of run 1 warns: %s\n", warning)
-	}
-	if !runs[0].summary.Serial() {
-		fmt.Fprintln(w, "\nfanout's check of run 1 found nothing serial: is the machine very busy?")
-	}
-	if runs[1].summary.Serial() {
-		fmt.Fprintln(w, "\nrun 2 was judged serial too: is the machine very busy?")
-	}
+	writeDemoTable(w, runs[0], runs[1])
+	writeDemoChecks(w, runs[0], runs[1])
 
-	path, err := demoTimeline(cfg.timeline)
-	if err != nil {
-		return runs, err
+	if cfg.payloads > 0 {
+		lambdaRuns, err := demoLambdaHalf(ctx, w, cfg)
+		runs = append(runs, lambdaRuns...)
+		if err != nil {
+			return runs, err
+		}
 	}
-	if err := runs[1].rec.WriteHTMLFile(path); err != nil {
-		return runs, fmt.Errorf("timeline: %w", err)
-	}
-	fmt.Fprintf(w, "\ntimeline of run 2 (open it in a browser): %s\n", path)
 	return runs, nil
 }
 
-// demoHalf checks urls at the given limit, printing each task as it
+// demoLambdaHalf runs the article's Lambda example: a template bound like
+// functools.partial, invoked over payloads serially then gathered, on a
+// loopback Invoke API server.
+func demoLambdaHalf(ctx context.Context, w io.Writer, cfg demoConfig) ([]demoRun, error) {
+	var runs []demoRun
+	srv, err := lambdatest.Start(lambdatest.Options{Delay: cfg.delay})
+	if err != nil {
+		return runs, err
+	}
+	defer srv.Close()
+	limit := cfg.limit
+	if limit == 0 {
+		limit = cfg.payloads
+	}
+	payloads := make([]string, cfg.payloads)
+	for i := range payloads {
+		payloads[i] = fmt.Sprintf(`{"image":"photo-%d.jpg","width":640}`, i)
+	}
+	tmpl := lambdainvoke.Template{FunctionName: "resize"}
+	iv, err := lambdainvoke.New(ctx, tmpl, lambdainvoke.Config{
+		EndpointURL: srv.URL(), Region: "us-east-1",
+		Credentials: aws.AnonymousCredentials{}, // the local server checks no signature
+		Concurrency: limit,
+	})
+	if err != nil {
+		return runs, err
+	}
+	defer iv.Close()
+	fmt.Fprintf(w, "\nLambda: %d payloads for the function %q on a local Invoke API server (%s),\n"+
+		"each call taking %s\n\n", cfg.payloads, tmpl.FunctionName, srv.URL(), cfg.delay)
+	fmt.Fprintf(w, "3. The article's trap again: the template bound once, like functools.partial, then each\n"+
+		"   invocation awaited before the next:\n\n%s\n", indent(lambdaSerialCode))
+	run, err := demoLambda(ctx, w, "3. Lambda, serial", limit, iv, payloads, true)
+	if runs = append(runs, run); err != nil {
+		return runs, err
+	}
+	fmt.Fprintf(w, "\n4. With fanout: every invocation submitted first, then gathered, on the same %d slots:\n\n%s\n", limit, indent(lambdaGatherCode))
+	run, err = demoLambda(ctx, w, "4. Lambda, gathered", limit, iv, payloads, false)
+	if runs = append(runs, run); err != nil {
+		return runs, err
+	}
+	if ctx.Err() != nil {
+		return runs, context.Cause(ctx)
+	}
+	fmt.Fprintln(w)
+	writeDemoTable(w, runs[0], runs[1])
+	writeDemoChecks(w, runs[0], runs[1])
+	return runs, nil
+}
+
+func indent(code string) string {
+	return "     " + strings.ReplaceAll(code, "\n", "\n     ") + "\n"
+}
+
+// demoHTTP checks urls at the given limit, printing each task as it
 // finishes, like asyncio's debug mode. With awaitEach it waits for each
-// check before submitting the next: the seed's bug.
-func demoHalf(ctx context.Context, w io.Writer, name string, limit int, urls []string, awaitEach bool) (demoRun, error) {
-	run := demoRun{name: name, limit: limit}
+// check before submitting the next: the article's trap.
+func demoHTTP(ctx context.Context, w io.Writer, name string, limit int, urls []string, awaitEach bool) (demoRun, error) {
+	run := demoRun{name: name, limit: limit, code: httpGatherCode}
+	if awaitEach {
+		run.code = httpSerialCode
+	}
 	checker, err := httpcheck.New(httpcheck.Config{Concurrency: limit, Timeout: 30 * time.Second})
 	if err != nil {
 		return run, err
@@ -154,11 +250,50 @@ func demoHalf(ctx context.Context, w io.Writer, name string, limit int, urls []s
 		fmt.Fprintf(w, "   fanout: task %-2d %s -> %s took %.3fs\n", r.Index, pathOf(r.URL), status, r.Duration.Seconds())
 	}
 	e.Close()
+	return finishDemoRun(w, run, rec, begin), nil
+}
+
+// demoLambda invokes the function once per payload, like demoHTTP.
+func demoLambda(ctx context.Context, w io.Writer, name string, limit int, iv *lambdainvoke.Invoker, payloads []string, awaitEach bool) (demoRun, error) {
+	run := demoRun{name: name, limit: limit, code: lambdaGatherCode}
+	if awaitEach {
+		run.code = lambdaSerialCode
+	}
+	rec := trace.New()
+	defer rec.Close()
+	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(limit), fanout.WithObserver(rec))...)
+	begin := time.Now()
+	results := iv.InvokeAllUnordered(ctx, e, lambdainvoke.Payloads(payloads...))
+	if awaitEach {
+		results = func(yield func(lambdainvoke.Result) bool) {
+			for i, p := range payloads {
+				r := iv.Invoke(ctx, e, []byte(p))
+				r.Index = i
+				if !yield(r) {
+					return
+				}
+			}
+		}
+	}
+	for r := range results {
+		run.records++
+		status := fmt.Sprint(r.Status)
+		if o := lambdaOutcome(r); o.Failed() {
+			run.failed++
+			status = o.Detail
+		}
+		fmt.Fprintf(w, "   fanout: invocation %-2d %s -> %s took %.3fs\n", r.Index, payloads[r.Index], status, r.Duration.Seconds())
+	}
+	e.Close()
+	return finishDemoRun(w, run, rec, begin), nil
+}
+
+func finishDemoRun(w io.Writer, run demoRun, rec *trace.Recorder, begin time.Time) demoRun {
 	run.wall = time.Since(begin)
 	run.summary = rec.Summary()
 	run.rec = rec
 	fmt.Fprintf(w, "   wall time %.2fs\n", run.wall.Seconds())
-	return run, nil
+	return run
 }
 
 func pathOf(url string) string {
@@ -170,11 +305,10 @@ func pathOf(url string) string {
 	return url
 }
 
-func writeDemoTable(w io.Writer, runs [2]demoRun) {
-	serial, fan := runs[0], runs[1]
+func writeDemoTable(w io.Writer, serial, fan demoRun) {
 	speedup := serial.wall.Seconds() / max(fan.wall.Seconds(), 1e-9)
 	rows := [][3]string{
-		{"", "1. serial", "2. fanout"},
+		{"", serial.name, fan.name},
 		{"limit", fmt.Sprint(serial.limit), fmt.Sprint(fan.limit)},
 		{"wall time", fmt.Sprintf("%.2fs", serial.wall.Seconds()), fmt.Sprintf("%.2fs", fan.wall.Seconds())},
 		{"speed-up", "1.0x", fmt.Sprintf("%.1fx", speedup)},
@@ -183,19 +317,33 @@ func writeDemoTable(w io.Writer, runs [2]demoRun) {
 		{"failed", fmt.Sprint(serial.failed), fmt.Sprint(fan.failed)},
 	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "%-24s %-10s %s\n", r[0], r[1], r[2])
+		fmt.Fprintf(w, "%-24s %-20s %s\n", r[0], r[1], r[2])
 	}
 }
 
-// demoTimeline returns where to write the timeline: path, or a file in a
-// new temp dir.
-func demoTimeline(path string) (string, error) {
-	if path != "" {
-		return path, nil
+// writeDemoChecks says what fanout's own check of the runs found.
+func writeDemoChecks(w io.Writer, serial, fan demoRun) {
+	for _, warning := range serial.summary.Warnings {
+		fmt.Fprintf(w, "\nfanout's check of run %s warns: %s\n", serial.name, warning)
 	}
-	dir, err := os.MkdirTemp("", "fanout-demo-")
-	if err != nil {
-		return "", fmt.Errorf("timeline: %w", err)
+	if !serial.summary.Serial() {
+		fmt.Fprintf(w, "\nfanout's check of run %s found nothing serial: is the machine very busy?\n", serial.name)
 	}
-	return filepath.Join(dir, "timeline.html"), nil
+	if fan.summary.Serial() {
+		fmt.Fprintf(w, "\nrun %s was judged serial too: is the machine very busy?\n", fan.name)
+	}
+}
+
+// demoTimeline draws every run one above the other, on one time scale,
+// each with the Go lines behind it.
+func demoTimeline(w io.Writer, out *outFile, runs []demoRun) error {
+	var trs []trace.Run
+	for _, r := range runs {
+		trs = append(trs, trace.Run{Name: r.name, Note: r.code, Recorder: r.rec})
+	}
+	if err := out.write(func(w io.Writer) error { return trace.WriteHTMLRuns(w, trs...) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\ntimelines of the %d runs, on one time scale (open it in a browser): %s\n", len(runs), out.Name())
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,6 +48,13 @@ func TestE2EExitCodes(t *testing.T) {
 		{"unknown command", "", []string{"frobnicate"}, 2},
 		{"empty input", "", []string{"http"}, 0},
 		{"help", "", []string{"http", "-h"}, 0},
+		{"status outside --accept", s.URL("/status/200") + "\n" + s.URL("/status/404") + "\n", []string{"http", "--accept", "200-399"}, 1},
+		{"statuses inside --accept", s.URL("/status/200") + "\n" + s.URL("/status/404") + "\n", []string{"http", "--accept=2xx,404"}, 0},
+		{"bad --accept", "", []string{"http", "--accept", "2xx-3xx"}, 2},
+		{"NaN rate", "", []string{"http", "--rate", "NaN"}, 2},
+		{"CR LF in a header", "", []string{"http", "-H", "X-A: 1\r\nX-B: 2"}, 2},
+		{"huge timeout", "", []string{"http", "--timeout", "1e12"}, 2},
+		{"unwritable trace", s.URL("/status/200") + "\n", []string{"http", "--trace", filepath.Join(dir, "missing", "t.json")}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +69,18 @@ func TestE2EExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Bare `fanout` shows the usage and exits 2; --version prints one line.
+func TestE2EBareAndVersion(t *testing.T) {
+	stdout, stderr, code := run(t, "")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "Usage: fanout COMMAND") || !strings.Contains(stderr, "http ") {
+		t.Errorf("bare fanout: exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	stdout, _, code = run(t, "", "--version")
+	if code != 0 || !regexp.MustCompile(`^fanout \S+ .*go1\.\d+`).MatchString(stdout) || strings.Count(stdout, "\n") != 1 {
+		t.Errorf("--version: exit %d, %q", code, stdout)
 	}
 }
 
@@ -164,6 +184,11 @@ func TestE2EInterruptQuietStdin(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "2 URLs: 0 ok, 2 failed (canceled 2)") {
 		t.Errorf("summary missing after the interrupt:\n%s", errOut.String())
+	}
+	// The trace summary counts the same two canceled records, not one
+	// story for the records and another for the tasks.
+	if !regexp.MustCompile(`(?m)^  outcomes +2 canceled$`).MatchString(errOut.String()) {
+		t.Errorf("the trace summary does not agree with the records:\n%s", errOut.String())
 	}
 }
 

@@ -2,20 +2,21 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
-// FlagSet is a flag.FlagSet for one subcommand where a flag may have a
-// short and a long name (-c and --concurrency; either takes one or two
-// dashes), and flags may come after positional arguments, as in GNU tools.
-// "--" ends the flags.
+// FlagSet is one subcommand's flags, parsed by spf13/pflag: GNU forms
+// (-c5, -c 5, --timeout=1s, --timeout 1s), flags after positional
+// arguments, "--" ending the flags. It keeps the usage text fanout prints
+// (flags in definition order, with their argument names). The flag types
+// are in flagtypes.go.
 type FlagSet struct {
-	fs       *flag.FlagSet
+	fs       *pflag.FlagSet
 	cmd      string
 	synopsis string
 	flags    []flagDoc
@@ -28,18 +29,35 @@ type flagDoc struct {
 // NewFlagSet returns an empty flag set for the subcommand cmd; synopsis is
 // the usage line, such as "fanout http [flags] [URL...]".
 func NewFlagSet(cmd, synopsis string) *FlagSet {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned, usage printed by Parse
 	fs.Usage = func() {}
+	fs.SortFlags = false
 	return &FlagSet{fs: fs, cmd: cmd, synopsis: synopsis}
 }
 
+// Value is a flag's value: flag.Value and the name of its argument in the
+// usage text.
+type Value interface {
+	String() string
+	Set(string) error
+}
+
+// typed adds pflag's Type method to a Value.
+type typed struct {
+	Value
+	arg string
+}
+
+func (t typed) Type() string { return t.arg }
+
 // Var defines a flag with an optional short name ("" for none). arg names
-// the value in the usage text ("N", "FILE"); "" for a boolean flag.
-func (f *FlagSet) Var(v flag.Value, short, long, arg, usage string) {
-	f.fs.Var(v, long, usage)
-	if short != "" {
-		f.fs.Var(v, short, usage)
+// the value in the usage text ("N", "FILE"); "" for a boolean flag, which
+// takes no argument (--name, or --name=false).
+func (f *FlagSet) Var(v Value, short, long, arg, usage string) {
+	fl := f.fs.VarPF(typed{v, arg}, long, short, usage)
+	if arg == "" {
+		fl.NoOptDefVal = "true"
 	}
 	def := v.String()
 	if def == "0" || def == "false" || def == "" || def == "0s" {
@@ -54,7 +72,7 @@ func (f *FlagSet) IntVar(p *int, short, long string, value int, usage string) {
 	f.Var((*intValue)(p), short, long, "N", usage)
 }
 
-// Float64Var defines a float64 flag.
+// Float64Var defines a float64 flag; NaN and infinities are refused.
 func (f *FlagSet) Float64Var(p *float64, short, long string, value float64, usage string) {
 	*p = value
 	f.Var((*floatValue)(p), short, long, "R", usage)
@@ -78,28 +96,23 @@ func (f *FlagSet) DurationVar(p *time.Duration, short, long string, value time.D
 	f.Var((*durationValue)(p), short, long, "D", usage)
 }
 
+// Changed reports whether the flag named long was given.
+func (f *FlagSet) Changed(long string) bool { return f.fs.Changed(long) }
+
 // Parse parses args. It returns the positional arguments; on -h or --help it
 // writes the usage to w and returns errHelp. Other mistakes are a
-// *UsageError of one line.
+// *UsageError of one line that names the flag as documented
+// ("-c, --concurrency").
 func (f *FlagSet) Parse(args []string, w io.Writer) ([]string, error) {
-	var positional []string
-	for {
-		err := f.fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			f.writeUsage(w)
-			return nil, errHelp
-		}
-		if err != nil {
-			return nil, usagef(f.cmd, "%v", err)
-		}
-		rest := f.fs.Args()
-		consumed := len(args) - len(rest)
-		if len(rest) == 0 || consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+	err := f.fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		f.writeUsage(w)
+		return nil, errHelp
 	}
+	if err != nil {
+		return nil, usagef(f.cmd, "%s", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	return f.fs.Args(), nil
 }
 
 // errHelp is returned by Parse after it printed the usage for -h: the
@@ -125,120 +138,3 @@ func (f *FlagSet) writeUsage(w io.Writer) {
 	}
 	io.WriteString(w, b.String())
 }
-
-// The flag.Value types. The standard library's are unexported; these add a
-// friendlier duration syntax and the enumerations below.
-
-type intValue int
-
-func (v *intValue) String() string { return fmt.Sprint(int(*v)) }
-func (v *intValue) Set(s string) error {
-	var n int
-	if _, err := fmt.Sscan(s, &n); err != nil || fmt.Sprint(n) != strings.TrimSpace(s) {
-		return errors.New("not an integer")
-	}
-	*v = intValue(n)
-	return nil
-}
-
-type floatValue float64
-
-func (v *floatValue) String() string { return fmt.Sprint(float64(*v)) }
-func (v *floatValue) Set(s string) error {
-	var x float64
-	if _, err := fmt.Sscan(s, &x); err != nil {
-		return errors.New("not a number")
-	}
-	*v = floatValue(x)
-	return nil
-}
-
-type stringValue string
-
-func (v *stringValue) String() string     { return string(*v) }
-func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
-
-type boolValue bool
-
-func (v *boolValue) String() string   { return fmt.Sprint(bool(*v)) }
-func (v *boolValue) IsBoolFlag() bool { return true }
-func (v *boolValue) Set(s string) error {
-	switch strings.ToLower(s) {
-	case "true", "1", "yes", "on":
-		*v = true
-	case "false", "0", "no", "off":
-		*v = false
-	default:
-		return errors.New("want true or false")
-	}
-	return nil
-}
-
-type durationValue time.Duration
-
-func (v *durationValue) String() string { return time.Duration(*v).String() }
-
-// Set accepts Go durations (1.5s, 300ms, 2m) and a bare number of seconds.
-func (v *durationValue) Set(s string) error {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		var secs float64
-		if _, err2 := fmt.Sscan(s, &secs); err2 != nil || strings.ContainsAny(s, " \t") {
-			return errors.New("not a duration such as 10s or 500ms")
-		}
-		d = time.Duration(secs * float64(time.Second))
-	}
-	if d < 0 {
-		return errors.New("negative duration")
-	}
-	*v = durationValue(d)
-	return nil
-}
-
-// Format is an output format: jsonl, csv or table.
-type Format string
-
-// The output formats.
-const (
-	JSONL Format = "jsonl"
-	CSV   Format = "csv"
-	Table Format = "table"
-)
-
-func (f *Format) String() string { return string(*f) }
-func (f *Format) Set(s string) error {
-	switch Format(strings.ToLower(s)) {
-	case JSONL, "json", "ndjson":
-		*f = JSONL
-	case CSV:
-		*f = CSV
-	case Table:
-		*f = Table
-	default:
-		return errors.New("want jsonl, csv or table")
-	}
-	return nil
-}
-
-// headerList collects repeated -H "Name: value" flags.
-type headerList struct{ h http.Header }
-
-func (l *headerList) String() string { return "" }
-func (l *headerList) Set(s string) error {
-	name, value, ok := strings.Cut(s, ":")
-	name = strings.TrimSpace(name)
-	if !ok || name == "" || strings.ContainsAny(name, " \t") {
-		return errors.New(`want "Name: value"`)
-	}
-	if l.h == nil {
-		l.h = http.Header{}
-	}
-	l.h.Add(name, strings.TrimSpace(value))
-	return nil
-}
-
-// stringList collects a repeated string flag, such as --payload.
-type stringList []string
-
-func (l *stringList) String() string     { return "" }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -86,5 +87,45 @@ func TestCommonCheck(t *testing.T) {
 	}
 	if err := (&Common{Concurrency: 1}).Check("x"); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestFlagsGNUForms(t *testing.T) {
+	fs, c, _ := newTestFlags()
+	if _, err := fs.Parse([]string{"-c5", "--timeout=1s", "--rate=2", "-ocsv"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.Concurrency != 5 || c.Timeout != time.Second || c.Rate != 2 || c.Output != CSV {
+		t.Errorf("flags = %+v", *c)
+	}
+}
+
+// Every bad value is refused while parsing, in one line that names the flag
+// as the usage text spells it.
+func TestFlagsBadValuesNameTheFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--timeout", "soon"}, "--timeout"},
+		{[]string{"--timeout=1e12"}, "longer than 365 days"},
+		{[]string{"--timeout", "9000h"}, "longer than 365 days"},
+		{[]string{"--rate", "NaN"}, "--rate"},
+		{[]string{"--rate", "Inf"}, "not a finite number"},
+		{[]string{"--rate=-Inf"}, "not a finite number"},
+		{[]string{"-H", "X-A: 1\r\nX-Evil: 2"}, "control character"},
+		{[]string{"-H", "X-A: a\nb"}, "control character"},
+		{[]string{"-H", "X A: 1"}, "header name"},
+		{[]string{"-c", "many"}, "-c, --concurrency"},
+	} {
+		fs, _, _ := newTestFlags()
+		_, err := fs.Parse(tt.args, nil)
+		var usage *UsageError
+		if !errors.As(err, &usage) || strings.Contains(usage.Msg, "\n") || !strings.Contains(usage.Msg, tt.want) {
+			t.Errorf("%q: err = %v, want one line with %q", tt.args, err, tt.want)
+		}
+		if strings.Contains(fmt.Sprint(err), " -timeout") {
+			t.Errorf("%q: %v names -timeout, which is not a flag", tt.args, err)
+		}
 	}
 }

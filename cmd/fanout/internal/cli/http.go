@@ -7,9 +7,11 @@ import (
 	"iter"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fanout-go/fanout/httpcheck"
+	"github.com/fanout-go/fanout/trace"
 )
 
 // maxURLLine is the longest input line `fanout http` reads as a URL; a
@@ -27,8 +29,9 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		maxRetryAfter time.Duration
 		headers       headerList
 		resume        Resume
+		accept        statusRanges
 	)
-	fs := NewFlagSet("http", "fanout http [flags] [URL...]\n\nChecks the HTTP status of each URL, concurrently, and writes one record per URL.\nURLs come from the arguments, from -i FILE, or from stdin; one per line, blank and # lines skipped.")
+	fs := NewFlagSet("http", "fanout http [flags] [URL...]\n\nChecks the HTTP status of each URL, concurrently, and writes one record per URL.\nURLs come from the arguments, from -i FILE, or from stdin; one per line, blank and # lines skipped.\nA URL without a scheme is checked as http://, as curl does.")
 	common.Register(fs, env, Defaults{
 		Concurrency: 50,
 		Timeout:     10 * time.Second,
@@ -39,6 +42,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 	fs.IntVar(&maxRedirects, "", "max-redirects", httpcheck.DefaultMaxRedirects, "most redirects followed; 0 is --no-follow")
 	fs.BoolVar(&noFollow, "", "no-follow", false, "do not follow redirects: report the redirect's own status")
 	fs.Var(&headers, "H", "header", "'NAME: VALUE'", "send this header with every request (repeatable)")
+	fs.Var(&accept, "", "accept", "RANGES", "statuses that count as success, such as 200-399 or 200,204,3xx; any other fails the record and the run (default: every status)")
 	fs.BoolVar(&insecure, "k", "insecure", false, "do not verify TLS certificates")
 	fs.DurationVar(&maxRetryAfter, "", "max-retry-after", 30*time.Second, "longest Retry-After wait honoured")
 	resume.Register(fs)
@@ -58,6 +62,9 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 	if maxRedirects == 0 {
 		noFollow = true
 	}
+	if m := strings.ToUpper(method); m != "GET" && m != "HEAD" {
+		return usagef("http", "-X, --method %q: want GET or HEAD", method)
+	}
 	checker, err := httpcheck.New(httpcheck.Config{
 		Method:        method,
 		Timeout:       common.Timeout,
@@ -71,7 +78,8 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		Concurrency:   common.Concurrency,
 	})
 	if err != nil {
-		return usagef("http", "%v", err)
+		// The library names itself; the command line names the flags.
+		return usagef("http", "%s", strings.TrimPrefix(err.Error(), "httpcheck: "))
 	}
 	return runStream(ctx, env, &common, streamJob[httpcheck.Input, httpcheck.Result]{
 		cmd: "http", noun: "URLs", taskNoun: "URLs",
@@ -80,7 +88,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		execOpts:  checker.ExecutorOptions(),
 		ordered:   checker.CheckAll,
 		unordered: checker.CheckAllUnordered,
-		records:   httpRecords,
+		records:   httpRecords(accept),
 		close:     checker.Close,
 		resumable: httpResumable(&resume, method, headers.h, noFollow, maxRedirects, insecure),
 	})
@@ -127,50 +135,64 @@ func openInput(cmd string, env Env, path string, args []string, maxLine int, nou
 	return nil, 0, nil, usagef(cmd, "no %s: give them as arguments, with -i FILE, or on stdin", noun)
 }
 
-// httpRecords describes `fanout http`'s output.
-var httpRecords = Records[httpcheck.Result]{
-	Noun: "URLs",
-	CSV: []Column[httpcheck.Result]{
-		{Name: "index", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Index) }},
-		{Name: "url", Value: func(r httpcheck.Result) string { return r.URL }},
-		{Name: "status", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Status) }},
-		{Name: "final_url", Value: func(r httpcheck.Result) string { return r.FinalURL }},
-		{Name: "redirects", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Redirects) }},
-		{Name: "attempts", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Attempts) }},
-		{Name: "duration_ms", Value: func(r httpcheck.Result) string { return strconv.FormatFloat(r.DurationMS, 'f', -1, 64) }},
-		{Name: "error", Value: func(r httpcheck.Result) string { return r.Error }},
-		{Name: "error_kind", Value: func(r httpcheck.Result) string { return string(r.ErrorKind) }},
-	},
-	Table: []Column[httpcheck.Result]{
-		{Name: "INDEX", Width: 5, Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Index) }},
-		{Name: "STATUS", Width: 6, Value: func(r httpcheck.Result) string { return statusText(r.Status) }},
-		{Name: "TIME", Width: 7, Value: func(r httpcheck.Result) string { return shortDuration(r.Duration) }},
-		{Name: "RESULT", Width: 18, Value: func(r httpcheck.Result) string {
-			if r.Err != nil {
-				return string(r.ErrorKind)
-			}
-			return "ok"
-		}},
-		{Name: "URL", Width: 40, Value: func(r httpcheck.Result) string { return r.URL }},
-		{Name: "DETAIL", Value: func(r httpcheck.Result) string {
-			switch {
-			case r.Err != nil:
-				return r.Error
-			case r.Redirects > 0:
-				return fmt.Sprintf("-> %s (%d redirects)", r.FinalURL, r.Redirects)
-			case r.Attempts > 1:
-				return fmt.Sprintf("%d attempts", r.Attempts)
-			}
-			return ""
-		}},
-	},
-	Outcome: func(r httpcheck.Result) (string, bool) {
-		if r.Err != nil {
-			return string(r.ErrorKind), true
+// httpRecords describes `fanout http`'s output; a status outside accept
+// (when given) fails its record.
+func httpRecords(accept statusRanges) Records[httpcheck.Result] {
+	outcome := func(r httpcheck.Result) Outcome {
+		switch {
+		case r.Err != nil:
+			return failure(string(r.ErrorKind))
+		case !accept.Contains(r.Status):
+			return Outcome{trace.Error, statusClass(r.Status)}
 		}
-		return strconv.Itoa(r.Status/100) + "xx", false
-	},
+		return Outcome{trace.OK, statusClass(r.Status)}
+	}
+	return Records[httpcheck.Result]{
+		Noun: "URLs",
+		CSV: []Column[httpcheck.Result]{
+			{Name: "index", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Index) }},
+			{Name: "url", Value: func(r httpcheck.Result) string { return r.URL }},
+			{Name: "status", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Status) }},
+			{Name: "final_url", Value: func(r httpcheck.Result) string { return r.FinalURL }},
+			{Name: "redirects", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Redirects) }},
+			{Name: "attempts", Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Attempts) }},
+			{Name: "duration_ms", Value: func(r httpcheck.Result) string { return strconv.FormatFloat(r.DurationMS, 'f', -1, 64) }},
+			{Name: "error", Value: func(r httpcheck.Result) string { return r.Error }},
+			{Name: "error_kind", Value: func(r httpcheck.Result) string { return string(r.ErrorKind) }},
+		},
+		Table: []Column[httpcheck.Result]{
+			{Name: "INDEX", Width: 5, Value: func(r httpcheck.Result) string { return strconv.Itoa(r.Index) }},
+			{Name: "STATUS", Width: 6, Value: func(r httpcheck.Result) string { return statusText(r.Status) }},
+			{Name: "TIME", Width: 7, Value: func(r httpcheck.Result) string { return shortDuration(r.Duration) }},
+			{Name: "RESULT", Width: 18, Value: func(r httpcheck.Result) string {
+				switch {
+				case r.Err != nil:
+					return string(r.ErrorKind)
+				case !accept.Contains(r.Status):
+					return "not accepted"
+				}
+				return "ok"
+			}},
+			{Name: "URL", Width: 40, Value: func(r httpcheck.Result) string { return r.URL }},
+			{Name: "DETAIL", Value: func(r httpcheck.Result) string {
+				switch {
+				case r.Err != nil:
+					return r.Error
+				case r.Redirects > 0:
+					return fmt.Sprintf("-> %s (%d redirects)", r.FinalURL, r.Redirects)
+				case r.Attempts > 1:
+					return fmt.Sprintf("%d attempts", r.Attempts)
+				}
+				return ""
+			}},
+		},
+		Index:   func(r httpcheck.Result) int { return r.Index },
+		Outcome: outcome,
+	}
 }
+
+// statusClass names a status's class: "2xx".
+func statusClass(status int) string { return strconv.Itoa(status/100) + "xx" }
 
 func statusText(code int) string {
 	if code == 0 {

@@ -128,6 +128,13 @@ func TestHTTPUsageErrors(t *testing.T) {
 		if !errors.As(err, &usage) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
 		}
+		// A message speaks of the command's flags, not of the library.
+		if msg := Message(err); strings.Contains(msg, "httpcheck") || strings.Contains(msg, "lambdainvoke") {
+			t.Errorf("%q: %q names a library", args, msg)
+		}
+	}
+	if _, _, err := runCLI(t, "", "http", "-X", "POST", "http://127.0.0.1:1/"); err == nil || !strings.Contains(err.Error(), "-X, --method") {
+		t.Errorf("-X POST: %v, want the flag named", err)
 	}
 	// No URLs and stdin a terminal: nothing to read.
 	err := Run(t.Context(), Env{StdinTTY: true, Stdout: &strings.Builder{}, Stderr: &strings.Builder{}}, []string{"http"})
@@ -152,9 +159,15 @@ func TestHTTPTraceFiles(t *testing.T) {
 	if data, err := os.ReadFile(tl); err != nil || !strings.Contains(string(data), "<svg") {
 		t.Errorf("timeline file: %v %.200s", err, data)
 	}
-	_, _, err = runCLI(t, "", "http", "--timeline", filepath.Join(dir, "no", "such", "dir.html"), s.URL("/status/200"))
-	if err == nil || !strings.Contains(err.Error(), "--timeline") {
-		t.Errorf("unwritable timeline: err = %v", err)
+	// An output file that cannot be created is a usage error before the
+	// run: no request is sent.
+	before := s.Stats().Requests
+	out, _, err := runCLI(t, "", "http", "--timeline", filepath.Join(dir, "no", "such", "dir.html"), s.URL("/status/200"))
+	if !isUsage(err) || !strings.Contains(err.Error(), "--timeline") || strings.Contains(err.Error(), "\n") || out != "" {
+		t.Errorf("unwritable timeline: err = %v, output %q", err, out)
+	}
+	if s.Stats().Requests != before {
+		t.Errorf("the run went ahead with an unwritable --timeline")
 	}
 	if !strings.Contains(stderr, "fanout: slow task") || !strings.Contains(stderr, `label="`+s.URL("/status/200?delay=5ms")+`"`) {
 		t.Errorf("stderr lacks the slow-task line:\n%s", stderr)

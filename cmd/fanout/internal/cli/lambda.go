@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/fanout-go/fanout/lambdainvoke"
+	"github.com/fanout-go/fanout/trace"
 )
 
 // maxPayloadLine is the longest input line `fanout lambda` reads: Lambda's
@@ -29,11 +31,14 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 		logType       string
 		clientContext string
 		resume        Resume
+		noSign        bool
 	)
 	fs := NewFlagSet("lambda", "fanout lambda --function NAME [flags]\n\n"+
 		"Invokes an AWS Lambda function once per JSON payload, concurrently, and writes one record per payload.\n"+
 		"Payloads come from --payload, from -i FILE, or from stdin: one JSON document per line, blank lines skipped.\n"+
-		"Credentials, region and endpoint come from the usual AWS configuration (AWS_* variables, ~/.aws files, roles).")
+		"Credentials, region and endpoint come from the usual AWS configuration (AWS_* variables, ~/.aws files, roles);\n"+
+		"to try it without AWS, run a local Invoke API server (such as the Lambda Runtime Interface Emulator) and give\n"+
+		"--endpoint-url http://127.0.0.1:PORT --region us-east-1 --no-sign-request.")
 	common.Register(fs, env, Defaults{
 		Concurrency: 10,
 		Timeout:     0, // a synchronous call may run 15 minutes
@@ -49,6 +54,7 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&cfg.Region, "", "region", "REGION", "", "the AWS region (default from AWS_REGION or the profile)")
 	fs.StringVar(&cfg.Profile, "", "profile", "NAME", "", "the AWS profile to use (default from AWS_PROFILE)")
 	fs.StringVar(&cfg.EndpointURL, "", "endpoint-url", "URL", "", "send calls to this endpoint instead of AWS's")
+	fs.BoolVar(&noSign, "", "no-sign-request", false, "send calls unsigned, without credentials (for a local emulator), as the AWS CLI's flag")
 	fs.BoolVar(&cfg.Adaptive, "", "adaptive", false, "lower the concurrency when Lambda throttles, raise it again up to -c on success")
 	fs.BoolVar(&cfg.RetryUnsafe, "", "retry-unsafe", false, "also retry calls that may have run (connection lost after sending, timeout, 5xx)")
 	fs.DurationVar(&cfg.MaxRetryAfter, "", "max-retry-after", 30*time.Second, "longest Retry-After wait honoured")
@@ -84,16 +90,23 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 	cfg.Concurrency = common.Concurrency
 	cfg.Timeout = common.Timeout
 	cfg.Retries = common.Retries
+	if noSign {
+		cfg.Credentials = aws.AnonymousCredentials{}
+	}
 	iv, err := lambdainvoke.New(ctx, tmpl, cfg)
-	if err != nil {
-		return usagef("lambda", "%s", strings.TrimPrefix(err.Error(), "lambdainvoke: "))
+	switch {
+	case errors.Is(err, lambdainvoke.ErrNoRegion):
+		return usagef("lambda", "no AWS region: give --region, or set AWS_REGION or a region in the --profile (AWS_PROFILE)")
+	case err != nil:
+		return usagef("lambda", "%s", strings.ReplaceAll(strings.TrimPrefix(err.Error(), "lambdainvoke: "), "\n", " "))
 	}
 	defer iv.Close()
 	// Without credentials every call would fail the same way, each after
-	// walking the whole credential chain: say it once, up front.
-	if creds := iv.Client().Options().Credentials; creds != nil {
+	// walking the whole credential chain: say it once, up front, before
+	// the first call.
+	if creds := iv.Client().Options().Credentials; creds != nil && !noSign {
 		if _, err := creds.Retrieve(ctx); err != nil {
-			return fmt.Errorf("no usable AWS credentials: %w", err)
+			return usagef("lambda", "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with --profile (AWS_PROFILE), or give --no-sign-request for a local emulator")
 		}
 	}
 
@@ -144,8 +157,10 @@ var lambdaRecords = Records[lambdainvoke.Result]{
 		{Name: "STATUS", Width: 6, Value: func(r lambdainvoke.Result) string { return statusText(r.Status) }},
 		{Name: "TIME", Width: 7, Value: func(r lambdainvoke.Result) string { return shortDuration(r.Duration) }},
 		{Name: "RESULT", Width: 16, Value: func(r lambdainvoke.Result) string {
-			class, _ := lambdaOutcome(r)
-			return class
+			if o := lambdaOutcome(r); o.Failed() {
+				return o.Detail
+			}
+			return "ok"
 		}},
 		{Name: "DETAIL", Value: func(r lambdainvoke.Result) string {
 			var detail string
@@ -164,19 +179,20 @@ var lambdaRecords = Records[lambdainvoke.Result]{
 			return clip(detail, 120)
 		}},
 	},
+	Index:   func(r lambdainvoke.Result) int { return r.Index },
 	Outcome: lambdaOutcome,
 }
 
 // lambdaOutcome classes a record: its error kind, "function_error", or its
 // status for a success. A function error fails the run as an error does.
-func lambdaOutcome(r lambdainvoke.Result) (class string, failed bool) {
+func lambdaOutcome(r lambdainvoke.Result) Outcome {
 	switch {
 	case r.Err != nil:
-		return string(r.ErrorKind), true
+		return failure(string(r.ErrorKind))
 	case r.FunctionError != "":
-		return "function_error", true
+		return Outcome{trace.Error, "function_error"}
 	}
-	return strconv.Itoa(r.Status), false
+	return Outcome{trace.OK, strconv.Itoa(r.Status)}
 }
 
 // clip shortens s to n runes for a table cell.

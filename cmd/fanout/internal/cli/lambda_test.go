@@ -229,7 +229,7 @@ func TestLambdaUsageErrors(t *testing.T) {
 func TestLambdaNoRegion(t *testing.T) {
 	isolateLambdaEnv(t, "AWS_REGION")
 	_, _, err := runCLI(t, "", "lambda", "--function", "fn", "--endpoint-url", "http://127.0.0.1:9", "--payload", "{}")
-	if !isUsage(err) || !strings.Contains(err.Error(), "region") {
+	if !isUsage(err) || !strings.Contains(err.Error(), "no AWS region: give --region, or set AWS_REGION") {
 		t.Errorf("err = %v, want a usage error about the region", err)
 	}
 }
@@ -238,10 +238,25 @@ func TestLambdaNoCredentials(t *testing.T) {
 	isolateLambdaEnv(t, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 	s := lambdatest.StartTest(t, lambdatest.Options{})
 	out, _, err := runCLI(t, "", "lambda", "--function", "fn", "--endpoint-url", s.URL(), "--payload", "{}")
-	if err == nil || isUsage(err) || errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "no usable AWS credentials") || out != "" {
+	// One line, exit code 2, naming what the user can set.
+	msg := Message(err)
+	if !isUsage(err) || out != "" || strings.Count(msg, "\n") != 1 {
 		t.Errorf("err = %v, output %q", err, out)
+	}
+	for _, want := range []string{"no AWS credentials", "AWS_ACCESS_KEY_ID", "--profile", "--no-sign-request"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
 	}
 	if s.Stats().Requests != 0 {
 		t.Error("a call was sent without credentials")
+	}
+	// With --no-sign-request the same call goes out, unsigned.
+	out, _, err = runCLI(t, "", "lambda", "--function", "fn", "--endpoint-url", s.URL(), "--no-sign-request", "--payload", `{"id":"a"}`)
+	if recs := decodeLambda(t, out); err != nil || len(recs) != 1 || recs[0].Status != 200 {
+		t.Errorf("--no-sign-request: err %v, records %s", err, out)
+	}
+	if s.Stats().Requests != 1 {
+		t.Errorf("%d requests with --no-sign-request, want 1", s.Stats().Requests)
 	}
 }

@@ -100,3 +100,8 @@ func isUsage(err error) bool {
 	var usage *UsageError
 	return errors.As(err, &usage)
 }
+
+// binaryCmd returns a command running the built binary with args.
+func binaryCmd(t *testing.T, args ...string) *exec.Cmd {
+	return exec.CommandContext(t.Context(), binary(t), args...)
+}

@@ -1,13 +1,16 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"time"
+	"unicode"
+
+	"golang.org/x/text/width"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
 )
 
 // Column is one column of the csv and table output.
@@ -28,48 +31,42 @@ type Records[R any] struct {
 	CSV []Column[R]
 	// Table lists the columns people read on a terminal.
 	Table []Column[R]
-	// Outcome classifies a record for the summary and the exit code: failed
-	// is true when the record has an error, class is its error kind, or for
-	// a success a class worth counting (such as "2xx").
-	Outcome func(R) (class string, failed bool)
+	// Index is the record's position in the input, from 0: the task that
+	// made it is the Index-th queued on the run's executor.
+	Index func(R) int
+	// Outcome classifies a record for the exit code and every summary.
+	Outcome func(R) Outcome
 }
-
-// flushEvery is how long a record may wait in the output buffer when stdout
-// is not a terminal: a pipe gets large writes yet sees progress.
-const flushEvery = 200 * time.Millisecond
 
 // Writer writes records in one format. It is not safe for concurrent use:
 // one goroutine (Drive's loop) writes every record, so records never
-// interleave. It buffers; Flush writes what is left.
+// interleave. It buffers, and flushes on its own when idle for
+// console.IdleDelay (so a reader at the end of a pipe gets each record
+// promptly); on a terminal it flushes every record. Close flushes what is
+// left.
 type Writer[R any] struct {
-	bw        *bufio.Writer
-	format    Format
-	spec      Records[R]
-	enc       *json.Encoder
-	csv       *csv.Writer
-	each      bool // flush after every record (a terminal)
-	lastFlush time.Time
-	started   bool
-	row       []string
-
-	// AfterFlush, if set, is called after each successful Flush, Write's
-	// own included: every record given to Write by then has reached the
-	// underlying writer.
-	AfterFlush func()
+	out     *console.IdleWriter
+	format  Format
+	spec    Records[R]
+	enc     *json.Encoder
+	csv     *csv.Writer
+	each    bool // flush after every record (a terminal)
+	started bool
+	row     []string
 }
 
 // NewWriter returns a writer of spec's records to w in format. When
 // interactive (w is a terminal) each record is flushed at once.
 func NewWriter[R any](w io.Writer, format Format, spec Records[R], interactive bool) *Writer[R] {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	out := &Writer[R]{bw: bw, format: format, spec: spec, each: interactive, lastFlush: time.Now()}
+	iw := console.NewIdleWriter(w, 64<<10, console.IdleDelay)
+	out := &Writer[R]{out: iw, format: format, spec: spec, each: interactive}
 	switch format {
 	case CSV:
-		out.csv = csv.NewWriter(bw)
+		out.csv = csv.NewWriter(iw)
 	case Table:
 	default:
 		out.format = JSONL
-		out.enc = json.NewEncoder(bw)
+		out.enc = json.NewEncoder(iw)
 		out.enc.SetEscapeHTML(false) // keep & < > in URLs readable
 	}
 	return out
@@ -83,32 +80,42 @@ func (w *Writer[R]) Write(r R) error {
 		err = w.enc.Encode(r)
 	case CSV:
 		err = w.writeCSV(r)
+		if err == nil {
+			// The csv package buffers on its own: hand the row on, so the
+			// idle flush sees it.
+			w.csv.Flush()
+			err = w.csv.Error()
+		}
 	case Table:
 		err = w.writeTable(r)
 	}
+	if err == nil && w.each {
+		err = w.out.Flush()
+	}
 	if err != nil {
 		return fmt.Errorf("writing output: %w", err)
-	}
-	if w.each || time.Since(w.lastFlush) >= flushEvery {
-		return w.Flush()
 	}
 	return nil
 }
 
 // Flush writes the buffered records.
 func (w *Writer[R]) Flush() error {
-	w.lastFlush = time.Now()
-	if w.csv != nil {
-		w.csv.Flush()
-		if err := w.csv.Error(); err != nil {
-			return fmt.Errorf("writing output: %w", err)
-		}
-	}
-	if err := w.bw.Flush(); err != nil {
+	if err := w.out.Flush(); err != nil {
 		return fmt.Errorf("writing output: %w", err)
 	}
-	if w.AfterFlush != nil {
-		w.AfterFlush()
+	return nil
+}
+
+// AfterFlush makes f run after every successful flush of the output, the
+// idle flush on its timer's goroutine included, while the flush still holds
+// the output: every record that Write had returned from by then has reached
+// the underlying writer.
+func (w *Writer[R]) AfterFlush(f func()) { w.out.AfterFlush(f) }
+
+// Close stops the idle flushes and writes what is left.
+func (w *Writer[R]) Close() error {
+	if err := w.out.Close(); err != nil {
+		return fmt.Errorf("writing output: %w", err)
 	}
 	return nil
 }
@@ -124,7 +131,7 @@ func (w *Writer[R]) writeCSV(r R) error {
 		}
 	}
 	for i, c := range w.spec.CSV {
-		w.row[i] = c.Value(r)
+		w.row[i] = strings.Map(csvSafe, c.Value(r))
 	}
 	return w.csv.Write(w.row)
 }
@@ -140,7 +147,7 @@ func (w *Writer[R]) writeTable(r R) error {
 			v := strings.Map(printable, value(c))
 			b.WriteString(v)
 			if c.Width > 0 && i < len(w.spec.Table)-1 {
-				b.WriteString(strings.Repeat(" ", max(0, c.Width-len([]rune(v)))))
+				b.WriteString(strings.Repeat(" ", max(0, c.Width-displayWidth(v))))
 			}
 		}
 		trimmed := strings.TrimRight(b.String(), " ")
@@ -151,13 +158,40 @@ func (w *Writer[R]) writeTable(r R) error {
 	if !w.started {
 		w.started = true
 		line(func(c Column[R]) string { return c.Name })
-		if _, err := w.bw.WriteString(b.String()); err != nil {
+		if _, err := io.WriteString(w.out, b.String()); err != nil {
 			return err
 		}
 	}
 	line(func(c Column[R]) string { return c.Value(r) })
-	_, err := w.bw.WriteString(b.String())
+	_, err := io.WriteString(w.out, b.String())
 	return err
+}
+
+// csvSafe replaces control characters but tab and newline (which a quoted
+// CSV field keeps) in a CSV field: an escape sequence or a carriage return
+// in a URL or an error text would garble a terminal or a spreadsheet.
+func csvSafe(r rune) rune {
+	if r == '\t' || r == '\n' {
+		return r
+	}
+	return printable(r)
+}
+
+// displayWidth is how many terminal columns s takes: East Asian wide and
+// full-width characters take two, combining marks and format characters
+// none.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		case width.LookupRune(r).Kind() == width.EastAsianWide, width.LookupRune(r).Kind() == width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // printable replaces control characters, which would garble a terminal.

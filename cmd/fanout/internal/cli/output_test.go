@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fanout-go/fanout/trace"
 )
 
 type testRecord struct {
@@ -26,7 +28,13 @@ var testRecords = Records[testRecord]{
 		{Name: "NAME", Width: 6, Value: func(r testRecord) string { return r.Name }},
 		{Name: "ERROR", Value: func(r testRecord) string { return r.Err }},
 	},
-	Outcome: func(r testRecord) (string, bool) { return r.Err, r.Err != "" },
+	Index: func(r testRecord) int { return r.Index },
+	Outcome: func(r testRecord) Outcome {
+		if r.Err != "" {
+			return failure(r.Err)
+		}
+		return Outcome{trace.OK, ""}
+	},
 }
 
 func writeRecords(t *testing.T, f Format, recs ...testRecord) string {
@@ -62,13 +70,34 @@ func TestWriterFormats(t *testing.T) {
 
 func TestTally(t *testing.T) {
 	var ta tally
-	for _, c := range []struct {
-		class  string
-		failed bool
-	}{{"2xx", false}, {"2xx", false}, {"4xx", false}, {"dns", true}, {"", false}} {
-		ta.add(c.class, c.failed)
+	for _, o := range []Outcome{{trace.OK, "2xx"}, {trace.OK, "2xx"}, {trace.Error, "4xx"}, failure("dns"), failure("timeout"), {trace.OK, ""}} {
+		ta.add(o)
 	}
-	if ta.total != 5 || ta.failed != 1 || ta.ok.String() != "2xx 2, 4xx 1" || ta.bad.String() != "dns 1" {
-		t.Errorf("tally = %+v", ta)
+	if ta.total != 6 || ta.failed != 3 || ta.ok.String() != "2xx 2" || ta.bad.String() != "4xx 1, dns 1, timeout 1" || ta.String() != "3 ok, 2 error, 1 timeout" {
+		t.Errorf("tally = %+v, %s", ta, ta.String())
+	}
+}
+
+// Control characters never reach a CSV reader's screen (tab and newline,
+// which a quoted field keeps, excepted).
+func TestWriterCSVControlCharacters(t *testing.T) {
+	got := writeRecords(t, CSV, testRecord{0, "a\x1b[31mred\rb\x00", "x\ty\nz"})
+	want := "index,name,error\n0,a?[31mred?b?,\"x\ty\nz\"\n"
+	if got != want {
+		t.Errorf("csv = %q, want %q", got, want)
+	}
+}
+
+// Columns line up by display width: wide characters take two columns.
+func TestWriterTableDisplayWidth(t *testing.T) {
+	got := writeRecords(t, Table, testRecord{0, "日本", "x"}, testRecord{1, "abcd", "y"}, testRecord{2, "e\u0301", "z"})
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	col := -1
+	for i, l := range lines {
+		c := displayWidth(l[:strings.LastIndexByte(l, ' ')+1])
+		if i > 0 && c != col {
+			t.Errorf("row %d: last column at %d, want %d:\n%s", i, c, col, got)
+		}
+		col = c
 	}
 }

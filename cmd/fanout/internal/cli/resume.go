@@ -137,6 +137,7 @@ func (rr *resumeRun[R]) take(l Line) bool {
 // plus "key" and "outcome".
 type keyed[R any] struct {
 	rec  R
+	task int // the record's index among the inputs that ran: its task's place on the executor
 	line []byte // ends in a newline
 	err  error
 }
@@ -158,11 +159,12 @@ func (rr *resumeRun[R]) results(seq iter.Seq[R]) iter.Seq[keyed[R]] {
 		enc.SetEscapeHTML(false) // as the jsonl writer
 		for r := range seq {
 			index := rr.Index(&r)
+			task := *index
 			rr.mu.Lock()
 			o, ok := rr.origin[*index]
 			delete(rr.origin, *index)
 			rr.mu.Unlock()
-			k := keyed[R]{}
+			k := keyed[R]{task: task}
 			if !ok { // cannot happen: one record per input run
 				k.err = fmt.Errorf("internal error: a record for input %d, which did not run", *index)
 			}
@@ -195,7 +197,8 @@ func keyedRecords[R any](spec Records[R]) Records[keyed[R]] {
 		Noun:    spec.Noun,
 		CSV:     wrap(spec.CSV),
 		Table:   wrap(spec.Table),
-		Outcome: func(k keyed[R]) (string, bool) { return spec.Outcome(k.rec) },
+		Index:   func(k keyed[R]) int { return k.task },
+		Outcome: func(k keyed[R]) Outcome { return spec.Outcome(k.rec) },
 	}
 }
 

@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"maps"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/fanout-go/fanout"
 	"github.com/fanout-go/fanout/cmd/fanout/internal/journal"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
 	"github.com/fanout-go/fanout/trace"
 )
 
@@ -48,13 +48,18 @@ func Interruptible(ctx context.Context, stderr io.Writer) (_ context.Context, st
 }
 
 // Session is one run of a streaming subcommand: its shared flags, the
-// progress bar, and the trace recorder when the flags need one. Build it
-// with Common.Start before the executor, give the executor
-// Session.ExecutorOptions, then hand the results to Drive.
+// screen that owns the terminal, the progress line, the output files and
+// the trace recorder when the flags need one. Build it with Common.Start
+// before the executor, give the executor Session.ExecutorOptions, then hand
+// the results to Drive.
 type Session struct {
-	env      Env
-	common   *Common
-	progress *progress
+	env          Env
+	common       *Common
+	screen       *console.Screen
+	progress     *console.Progress
+	stopProgress func()
+	trace        *outFile
+	timeline     *outFile
 	// Recorder is the trace recorder, nil when no flag needs it.
 	Recorder *trace.Recorder
 	// pending takes each record's journal line with --resume (see
@@ -63,15 +68,37 @@ type Session struct {
 	skipped func() int64
 }
 
-// Start begins a session; total is how many records are expected (-1 when
-// unknown), for the progress bar.
-func (c *Common) Start(env Env, total int, noun string) *Session {
-	p := newProgress(env.Stderr, c.Progress, total, noun)
-	return &Session{env: env, common: c, progress: p, Recorder: c.Recorder(p)}
+// progressInterval is how often the progress line is redrawn.
+const progressInterval = 200 * time.Millisecond
+
+// Start begins a session of the subcommand cmd on screen: it creates the
+// --trace and --timeline files first (a path that cannot be written is a
+// usage error before any work), then shows the progress line. total is how
+// many records are expected (-1 when unknown; see Session.Progress).
+func (c *Common) Start(cmd string, env Env, screen *console.Screen, total int, noun string) (*Session, error) {
+	s := &Session{env: env, common: c, screen: screen, stopProgress: func() {}}
+	var err error
+	if s.trace, err = createOutFile(cmd, "--trace", c.Trace); err != nil {
+		return nil, err
+	}
+	if s.timeline, err = createOutFile(cmd, "--timeline", c.Timeline); err != nil {
+		s.trace.close()
+		return nil, err
+	}
+	s.progress = console.NewProgress(noun, total, time.Now())
+	if c.Progress {
+		s.stopProgress = screen.ShowProgress(s.progress, progressInterval)
+	}
+	s.Recorder = c.Recorder(screen.Stderr())
+	return s, nil
 }
 
-// Stderr is where the session's messages go: below the progress bar.
-func (s *Session) Stderr() io.Writer { return s.progress }
+// Progress is the session's progress count, for a total learnt later.
+func (s *Session) Progress() *console.Progress { return s.progress }
+
+// Stderr is where the session's messages go: through the screen, so they
+// never share a line with the progress.
+func (s *Session) Stderr() io.Writer { return s.screen.Stderr() }
 
 // ExecutorOptions returns the executor options of the shared flags and the
 // recorder, followed by extra.
@@ -81,16 +108,19 @@ func (s *Session) ExecutorOptions(extra ...fanout.Option) []fanout.Option {
 
 // Drive writes one output record per result, in the order results yields
 // them, then finishes the session: it flushes the output, removes the
-// progress bar, writes the --trace and --timeline files and the --summary.
-// The executor that produced results must have finished (closed) by then
-// for the trace to be complete: pass closeExecutor, which Drive calls after
-// the last result (nil if the caller closes it itself).
+// progress line, writes the --trace and --timeline files and the
+// --summary. Each record's Outcome is counted for the summary and the exit
+// code and given to the trace recorder, so the trace summary and the
+// timeline class the records as the summary does. The executor that
+// produced results must have finished (closed) by then for the trace to be
+// complete: pass closeExecutor, which Drive calls after the last result
+// (nil if the caller closes it itself).
 //
 // It returns ErrInterrupted when ctx ended with that cause, else a
 // *FailedError when some record failed, else nil; problems writing the
 // output or the trace files come first.
 func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Records[R], closeExecutor func()) error {
-	out := NewWriter(s.env.Stdout, s.common.Output, spec, s.env.StdoutTTY)
+	out := NewWriter(s.screen.Stdout(), s.common.Output, spec, s.env.StdoutTTY)
 	var (
 		t        tally
 		writeErr error
@@ -98,40 +128,50 @@ func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Rec
 	// A journal line is queued before its record is written, so that the
 	// flush that takes the record to the output commits the line; a failed
 	// write drops the lines not yet committed.
-	out.AfterFlush = s.pending.Commit
+	if s.pending != nil {
+		out.AfterFlush(s.pending.Commit)
+	}
 	for r := range results {
-		if s.pending != nil {
-			s.pending.Add(journalLine(r))
-		}
 		if writeErr = out.Write(r); writeErr != nil {
 			s.pending.Discard()
 			break // stops the run: results cancels what is in flight
 		}
-		class, failed := spec.Outcome(r)
-		t.add(class, failed)
-		s.progress.Add()
+		// Queued only once the record is in the output's buffer: any flush
+		// that commits the line (even the idle flush, on its own goroutine)
+		// has written the record first.
+		s.pending.Add(journalLine(r))
+		o := spec.Outcome(r)
+		t.add(o)
+		if s.Recorder != nil {
+			s.Recorder.SetOutcome(spec.Index(r), o.Kind)
+		}
+		s.progress.Add(1)
 	}
-	if err := out.Flush(); writeErr == nil {
+	if err := out.Close(); writeErr == nil {
 		writeErr = err
 	}
 	if closeExecutor != nil {
 		closeExecutor()
 	}
-	s.progress.Finish()
+	s.stopProgress()
 
 	var errs []error
 	if writeErr != nil {
 		errs = append(errs, writeErr)
 	}
+	stderr := s.screen.Stderr()
 	if rec := s.Recorder; rec != nil {
 		rec.Close()
 		errs = append(errs, s.writeTraceFiles(rec)...)
 		if s.common.Summary {
 			s.writeSummary(rec.Summary(), t, spec.Noun)
 		}
+	} else {
+		s.trace.close()
+		s.timeline.close()
 	}
 	if t.total == 0 && context.Cause(ctx) != ErrInterrupted && (s.skipped == nil || s.skipped() == 0) {
-		fmt.Fprintf(s.env.Stderr, "fanout: the input had no %s\n", spec.Noun)
+		fmt.Fprintf(stderr, "fanout: the input had no %s\n", spec.Noun)
 	}
 	switch {
 	case len(errs) > 0:
@@ -146,23 +186,27 @@ func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Rec
 
 func (s *Session) writeTraceFiles(rec *trace.Recorder) []error {
 	var errs []error
-	if path := s.common.Trace; path != "" {
-		if err := rec.WriteChromeTraceFile(path); err != nil {
-			errs = append(errs, fmt.Errorf("--trace: %w", err))
+	stderr := s.screen.Stderr()
+	if f := s.trace; f != nil {
+		if err := f.write(rec.WriteChromeTrace); err != nil {
+			errs = append(errs, err)
 		} else {
-			fmt.Fprintf(s.env.Stderr, "fanout: trace written to %s (open it in ui.perfetto.dev)\n", path)
+			fmt.Fprintf(stderr, "fanout: trace written to %s (open it in ui.perfetto.dev)\n", f.Name())
 		}
 	}
-	if path := s.common.Timeline; path != "" {
-		if err := rec.WriteHTMLFile(path); err != nil {
-			errs = append(errs, fmt.Errorf("--timeline: %w", err))
+	if f := s.timeline; f != nil {
+		if err := f.write(rec.WriteHTML); err != nil {
+			errs = append(errs, err)
 		} else {
-			fmt.Fprintf(s.env.Stderr, "fanout: timeline written to %s\n", path)
+			fmt.Fprintf(stderr, "fanout: timeline written to %s\n", f.Name())
 		}
 	}
 	return errs
 }
 
+// writeSummary writes the --summary: a line counting the records, ok and
+// failed, each with its finer classes, then the trace summary, whose
+// outcomes count the same records (Drive gave it their Outcome).
 func (s *Session) writeSummary(sum trace.Summary, t tally, noun string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fanout: %d %s: %d ok", t.total, noun, t.total-t.failed)
@@ -177,37 +221,5 @@ func (s *Session) writeSummary(sum trace.Summary, t tally, noun string) {
 	if !strings.HasSuffix(b.String(), "\n") {
 		b.WriteString("\n")
 	}
-	io.WriteString(s.env.Stderr, b.String())
-}
-
-// tally counts records by outcome class.
-type tally struct {
-	total, failed int
-	ok, bad       counts
-}
-
-type counts map[string]int
-
-func (t *tally) add(class string, failed bool) {
-	t.total++
-	m := &t.ok
-	if failed {
-		t.failed++
-		m = &t.bad
-	}
-	if class != "" {
-		if *m == nil {
-			*m = counts{}
-		}
-		(*m)[class]++
-	}
-}
-
-// String lists the classes by name: "2xx 15, 4xx 3".
-func (c counts) String() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(c)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
-	}
-	return strings.Join(parts, ", ")
+	io.WriteString(s.screen.Stderr(), b.String())
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"os"
+	"sync"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
 
 	"github.com/fanout-go/fanout"
 )
@@ -36,17 +40,24 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if input != nil {
 		defer input.Close()
 	}
-	rr, err := startResume(j.cmd, env.Stderr, j.resumable)
+	screen := env.Screen()
+	rr, err := startResume(j.cmd, screen.Stderr(), j.resumable)
 	if err != nil {
 		return err
 	}
 	if rr != nil {
 		total = -1 // what is skipped is known only as the input is read
 	}
-	ctx, stop := Interruptible(ctx, env.Stderr)
+	ctx, stop := Interruptible(ctx, screen.Stderr())
 	defer stop()
+	s, err := c.Start(j.cmd, env, screen, total, j.taskNoun)
+	if err != nil {
+		return err
+	}
+	if total < 0 && rr == nil {
+		defer countInput(ctx, s.Progress(), c.Input, j.skipComments)()
+	}
 	records, readErr := readAhead(ctx, lines, j.readAhead)
-	s := c.Start(env, total, j.taskNoun)
 	e := fanout.New(s.ExecutorOptions(j.execOpts...)...)
 	in := func(yield func(In) bool) {
 		for l := range records {
@@ -73,10 +84,30 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	} else {
 		s.pending, s.skipped = rr.pending, rr.skipped.Load
 		err = Drive(ctx, s, rr.results(all(ctx, e, in)), keyedRecords(j.records), closeExecutor)
-		err = rr.finish(env.Stderr, j.noun, err)
+		err = rr.finish(s.Stderr(), j.noun, err)
 	}
 	if rerr := readErr(); rerr != nil {
 		return fmt.Errorf("reading the input: %w", rerr)
 	}
 	return err
+}
+
+// countInput counts the records of a regular input file in the background
+// and gives the number to the progress line; the returned function stops
+// the count and waits for it.
+func countInput(ctx context.Context, p *console.Progress, path string, skipComments bool) (stop func()) {
+	if path == "" || path == "-" {
+		return func() {}
+	}
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if n, err := countRecords(ctx, path, skipComments); err == nil {
+			p.SetTotal(n)
+		}
+	})
+	return func() { cancel(); wg.Wait() }
 }

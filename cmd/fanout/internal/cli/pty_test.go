@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/creack/pty"
+
+	"github.com/fanout-go/fanout/internal/testserver"
+	"github.com/fanout-go/fanout/lambdainvoke/lambdatest"
+)
+
+// runInPTY runs the built fanout binary with args, its stdout and stderr on
+// one pseudo-terminal of 200 columns, as a person runs it. Its stdin is the
+// terminal too, unless stdin is non-nil; env, when non-nil, is its whole
+// environment (TERM=xterm is added). It returns the lines the terminal
+// shows at the end (screenLines), the raw bytes, and the exit code. Any
+// subcommand (http, lambda, exec) can be checked with it.
+func runInPTY(t *testing.T, stdin io.Reader, env []string, args ...string) (lines []string, raw string, code int) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 200}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), binary(t), args...)
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = tty, tty, tty
+	if env != nil {
+		cmd.Env = append(env, "TERM=xterm")
+	}
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	// A session of its own with the terminal as its controlling terminal
+	// (fd 1 in the child), as a shell would give it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	if err := cmd.Start(); err != nil {
+		tty.Close()
+		t.Fatal(err)
+	}
+	tty.Close() // the child holds the terminal now
+	var out bytes.Buffer
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(&out, ptmx)
+		copied <- err
+	}()
+	werr := cmd.Wait()
+	var exit *exec.ExitError
+	if werr != nil && !errors.As(werr, &exit) {
+		t.Fatal(werr)
+	}
+	// Linux reports EIO once the last holder of the terminal is gone.
+	if err := <-copied; err != nil && !errors.Is(err, syscall.EIO) {
+		t.Fatal(err)
+	}
+	return screenLines(out.String()), out.String(), cmd.ProcessState.ExitCode()
+}
+
+// screenLines plays raw terminal output as a terminal shows it: \r returns
+// to the start of the line, ESC [ K erases to its end, other escape
+// sequences draw nothing, \n ends the line. Trailing blanks are dropped.
+func screenLines(raw string) []string {
+	var (
+		lines []string
+		line  []rune
+		col   int
+	)
+	rs := []rune(raw)
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == '\n':
+			lines = append(lines, strings.TrimRight(string(line), " "))
+			line, col = nil, 0
+		case r == '\r':
+			col = 0
+		case r == 0x1b && i+1 < len(rs) && rs[i+1] == '[':
+			j := i + 2
+			for j < len(rs) && (rs[j] < '@' || rs[j] > '~') {
+				j++
+			}
+			if j < len(rs) && rs[j] == 'K' {
+				line = line[:min(col, len(line))]
+			}
+			i = j
+		case r < ' ':
+		default:
+			if col < len(line) {
+				line[col] = r
+			} else {
+				line = append(line, r)
+			}
+			col++
+		}
+	}
+	if len(line) > 0 {
+		lines = append(lines, strings.TrimRight(string(line), " "))
+	}
+	return lines
+}
+
+// progressText matches the progress line ("fanout: 12/300 URLs"), and the
+// progress bars fanout drew before ("fanout  9% |███  | (11/120" and
+// "fanout (12/-").
+var progressText = regexp.MustCompile(`fanout(: \d+/\d+| +\d+% \|| \(\d+/)`)
+
+// row matches a whole table row of `fanout http`.
+var row = regexp.MustCompile(`^\d+ +\d{3} +\d+ms +ok +http://127\.0\.0\.1:\d+/status/\d+\?delay=\d+ms&i=\d+$`)
+
+// TestPTYTableRowsCarryNoProgress runs `fanout http` on a terminal, table
+// and progress on by default, over enough slow URLs that the progress line
+// is drawn many times between rows: no line the terminal shows may carry
+// progress text, and every row is whole.
+func TestPTYTableRowsCarryNoProgress(t *testing.T) {
+	s := testserver.StartTest(t)
+	const n = 120
+	args := []string{"http", "-c", "2"}
+	for i := range n {
+		args = append(args, s.URL(fmt.Sprintf("/status/%d?delay=%dms&i=%d", 200+i%3*100, 5+i%4*10, i)))
+	}
+	lines, raw, code := runInPTY(t, nil, nil, args...)
+	if code != 0 { // 4xx and 5xx are results, not failures
+		t.Fatalf("exit %d:\n%s", code, strings.Join(lines, "\n"))
+	}
+	if !progressText.MatchString(raw) {
+		t.Fatalf("the progress line was never drawn; raw output %q", raw)
+	}
+	rows := 0
+	for _, l := range lines {
+		if progressText.MatchString(l) {
+			t.Errorf("a line carries progress text: %q", l)
+		}
+		if row.MatchString(l) {
+			rows++
+		} else if strings.Contains(l, "&i=") && !strings.Contains(l, "(ok, 1 attempt)") { // not a --summary line
+			t.Errorf("a row is not whole: %q", l)
+		}
+	}
+	if rows != n {
+		t.Errorf("%d rows on the terminal, want %d:\n%s", rows, n, strings.Join(lines, "\n"))
+	}
+}
+
+func TestScreenLines(t *testing.T) {
+	got := screenLines("a\rbc\x1b[K\r\n\x1b[1mx\x1b[0m\rfanout: 1/2\r\x1b[Krow\n")
+	if strings.Join(got, "|") != "bc|row" {
+		t.Errorf("screenLines = %q", got)
+	}
+}
+
+// With -i FILE the progress line counts against the file's records and
+// shows an ETA, where the bar showed "N/-".
+func TestPTYProgressTotalFromFile(t *testing.T) {
+	s := testserver.StartTest(t)
+	var b strings.Builder
+	b.WriteString("# a comment, not a record\n\n")
+	for i := range 40 {
+		fmt.Fprintf(&b, "%s\n", s.URL(fmt.Sprintf("/status/200?delay=40ms&i=%d", i)))
+	}
+	path := t.TempDir() + "/urls.txt"
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, raw, code := runInPTY(t, nil, nil, "http", "-c", "1", "-i", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %q", code, raw)
+	}
+	if !regexp.MustCompile(`fanout: \d+/40 URLs  [\d.]+/s  ETA \d+s`).MatchString(raw) {
+		t.Errorf("no progress line with the total 40 and an ETA in %q", raw)
+	}
+}
+
+// TestPTYLambdaRowsCarryNoProgress: the same for `fanout lambda`, payloads
+// on stdin (a pipe), records and progress on the terminal.
+func TestPTYLambdaRowsCarryNoProgress(t *testing.T) {
+	s := lambdatest.StartTest(t, lambdatest.Options{})
+	const n = 60
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, `{"id":"p%d","sleep_ms":%d}`+"\n", i, 5+i%4*10)
+	}
+	lines, raw, code := runInPTY(t, strings.NewReader(in.String()), lambdaEnv(t.TempDir()),
+		"lambda", "--function", "fn", "--endpoint-url", s.URL(), "-c", "2")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, strings.Join(lines, "\n"))
+	}
+	if !regexp.MustCompile(`fanout: \d+ invocations`).MatchString(raw) {
+		t.Fatalf("the progress line was never drawn; raw output %q", raw)
+	}
+	lambdaRow := regexp.MustCompile(`^\d+ +200 +\d+ms +ok +\{"id":"p\d+","sleep_ms":\d+\}$`)
+	rows := 0
+	for _, l := range lines {
+		switch {
+		case regexp.MustCompile(`fanout:? \(?\d+(/\d+)? invocations`).MatchString(l) && !strings.Contains(l, "invocations: "):
+			t.Errorf("a line carries progress text: %q", l)
+		case lambdaRow.MatchString(l):
+			rows++
+		case strings.Contains(l, `"id":"p`) && !strings.Contains(l, "attempt)"):
+			t.Errorf("a row is not whole: %q", l)
+		}
+	}
+	if rows != n {
+		t.Errorf("%d rows on the terminal, want %d:\n%s", rows, n, strings.Join(lines, "\n"))
+	}
+}
