@@ -137,7 +137,7 @@ func (rr *resumeRun[R]) take(l Line) bool {
 // plus "key" and "outcome".
 type keyed[R any] struct {
 	rec  R
-	task int // the record's index among the inputs that ran: its task's place on the executor
+	task int    // the record's index among the inputs that ran: its task's place on the executor
 	line []byte // ends in a newline
 	err  error
 }

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/fanout-go/fanout"
-	"github.com/fanout-go/fanout/cmd/fanout/internal/journal"
 	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/journal"
 	"github.com/fanout-go/fanout/trace"
 )
 
