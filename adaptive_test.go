@@ -1,10 +1,14 @@
 package fanout_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fanout-go/fanout"
@@ -219,4 +223,164 @@ func TestIsOverload(t *testing.T) {
 			t.Errorf("IsOverload(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
+}
+
+// keyLimitLog records the limits a KeyLimitObserver is told.
+type keyLimitLog struct {
+	mu     sync.Mutex
+	global []int
+	keys   map[string][]int
+}
+
+func (l *keyLimitLog) TaskQueued(fanout.TaskInfo, time.Time)                   {}
+func (l *keyLimitLog) AttemptStarted(fanout.TaskInfo, int, time.Time)          {}
+func (l *keyLimitLog) AttemptFinished(fanout.TaskInfo, int, error, time.Time)  {}
+func (l *keyLimitLog) TaskFinished(fanout.TaskInfo, fanout.Outcome, time.Time) {}
+func (l *keyLimitLog) LimitChanged(limit int, _ time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.global = append(l.global, limit)
+}
+func (l *keyLimitLog) KeyLimitChanged(key string, limit int, _ time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.keys == nil {
+		l.keys = map[string][]int{}
+	}
+	l.keys[key] = append(l.keys[key], limit)
+}
+
+func (l *keyLimitLog) key(k string) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int(nil), l.keys[k]...)
+}
+
+// TestKeyAdaptiveIsolation: one key's server takes 3 calls at once and
+// answers the rest with overload; the other takes any number. The bad
+// key's limit must come down to about 3 while the good key's never comes
+// down and rises to its maximum, and neither ever runs more calls at once
+// than its limit allowed.
+func TestKeyAdaptiveIsolation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &keyLimitLog{}
+		e := fanout.New(fanout.WithLimit(100),
+			fanout.WithKeyAdaptive(fanout.AdaptiveConfig{Max: 30, Initial: 10}),
+			fanout.WithObserver(log))
+		defer e.Close()
+		var g gauge
+		var fs []*fanout.Future[int]
+		for i := range 1200 {
+			key := []string{"good", "bad"}[i%2]
+			fs = append(fs, fanout.Submit(t.Context(), e, func(ctx context.Context) (int, error) {
+				g.enter(key)
+				defer g.leave(key)
+				g.mu.Lock()
+				over := key == "bad" && g.perKey[key] > 3
+				g.mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+				if over {
+					return 0, fanout.Overload(errors.New("429"))
+				}
+				return i, nil
+			}, fanout.WithKey(key)))
+		}
+		for _, f := range fs {
+			f.Await(t.Context())
+		}
+		good, bad := log.key("good"), log.key("bad")
+		t.Logf("good: %v\nbad: %v", good, bad)
+		for i := 1; i < len(good); i++ {
+			if good[i] < good[i-1] {
+				t.Fatalf("the good key's limit came down: %v", good)
+			}
+		}
+		if len(good) == 0 || good[0] != 10 || good[len(good)-1] != 30 {
+			t.Errorf("good key's limits %v, want from 10 up to 30", good)
+		}
+		if lim := e.KeyLimits()["bad"]; lim > 4 || len(bad) < 2 || bad[0] != 10 {
+			t.Errorf("bad key's limits %v, ending at %d: want from 10 down to 4 or less", bad, lim)
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.mostKey["good"] > 30 || g.mostKey["bad"] > 10 {
+			t.Errorf("most at once: good %d (max 30), bad %d (never above its initial 10)", g.mostKey["good"], g.mostKey["bad"])
+		}
+	})
+}
+
+// TestKeyAdaptiveRetryAfterPausesOnlyThatKey: a RetryAfter of 5s from one
+// key's call holds that key's later calls back for 5s, while the other
+// key's calls run at once.
+func TestKeyAdaptiveRetryAfterPausesOnlyThatKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := fanout.New(fanout.WithKeyAdaptive(fanout.AdaptiveConfig{Max: 4, Initial: 4}))
+		defer e.Close()
+		start := time.Now()
+		first := fanout.Submit(t.Context(), e, func(ctx context.Context) (int, error) {
+			return 0, fanout.RetryAfter(errors.New("429"), 5*time.Second)
+		}, fanout.WithKey("a"))
+		first.Await(t.Context())
+		began := func(key string) *fanout.Future[time.Duration] {
+			return fanout.Submit(t.Context(), e, func(ctx context.Context) (time.Duration, error) {
+				return time.Since(start), nil
+			}, fanout.WithKey(key))
+		}
+		var as, bs []*fanout.Future[time.Duration]
+		for range 3 {
+			as, bs = append(as, began("a")), append(bs, began("b"))
+		}
+		for i := range 3 {
+			a, _ := as[i].Await(t.Context())
+			b, _ := bs[i].Await(t.Context())
+			if a < 5*time.Second {
+				t.Errorf("key a's call %d started after %v, want at least 5s (its pause)", i, a)
+			}
+			if b != 0 {
+				t.Errorf("key b's call %d started after %v, want at once", i, b)
+			}
+		}
+	})
+}
+
+// TestAdaptiveOverallLimit: WithAdaptive drives the executor's own limit,
+// and LimitObservers see it start at Initial and each change.
+func TestAdaptiveOverallLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &keyLimitLog{}
+		e := fanout.New(fanout.WithLimit(16), fanout.WithObserver(log),
+			fanout.WithAdaptive(fanout.AdaptiveConfig{Initial: 8, Tolerance: -1}))
+		defer e.Close()
+		var g gauge
+		var fs []*fanout.Future[int]
+		for i := range 300 {
+			fs = append(fs, fanout.Submit(t.Context(), e, func(ctx context.Context) (int, error) {
+				g.enter("")
+				defer g.leave("")
+				g.mu.Lock()
+				over := g.now > 6
+				g.mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+				if over {
+					return 0, fanout.Overload(errors.New("throttled"))
+				}
+				return i, nil
+			}))
+		}
+		for _, f := range fs {
+			f.Await(t.Context())
+		}
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		t.Logf("limits %v", log.global)
+		if len(log.global) < 3 || log.global[0] != 8 || log.global[1] != 4 {
+			t.Fatalf("limits %v, want 8, a cut to 4, then more", log.global)
+		}
+		if hi := slices.Max(log.global); hi > 8 {
+			t.Errorf("limit rose to %d; with 6 taken at once it should not pass 8", hi)
+		}
+		if e.Limit() < 4 || e.Limit() > 7 {
+			t.Errorf("final limit %d, want about the 6 the server takes", e.Limit())
+		}
+	})
 }

@@ -23,6 +23,7 @@ type config struct {
 	queueTimeout time.Duration
 	retry        RetryPolicy
 	observers    []Observer
+	adapt        adaptOptions // WithAdaptive, WithKeyAdaptive (adaptive_executor.go)
 }
 
 // WithLimit sets how many tasks may run at once (DefaultLimit when not
