@@ -175,7 +175,7 @@ func (a *adapter) wake(key string) {
 	e.start(starts)
 }
 
-func (a *adapter) TaskQueued(TaskInfo, time.Time)          {}
+func (a *adapter) TaskQueued(TaskInfo, time.Time)            {}
 func (a *adapter) TaskFinished(TaskInfo, Outcome, time.Time) {}
 
 func (a *adapter) AttemptStarted(t TaskInfo, attempt int, at time.Time) {
