@@ -22,6 +22,8 @@ type CapacityStats struct {
 	Calls    int64 // calls received
 	Rejected int64 // calls answered 429 (workers and queue full)
 	MaxBusy  int   // the most calls holding a worker at once
+	// First and Last are when the first and the latest call came.
+	First, Last time.Time
 }
 
 // Capacity returns the counters of the /capacity pool named pool.
@@ -73,6 +75,10 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request) {
 	p := s.capacityPool(r.PathValue("pool"))
 	p.mu.Lock()
 	p.stats.Calls++
+	p.stats.Last = time.Now()
+	if p.stats.First.IsZero() {
+		p.stats.First = p.stats.Last
+	}
 	workers := func() int {
 		if badAfter > 0 && p.stats.Calls > int64(badAfter) {
 			return badN

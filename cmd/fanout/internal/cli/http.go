@@ -26,6 +26,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		insecure      bool
 		maxRetryAfter time.Duration
 		headers       headerList
+		hosts         hostFlags // hoststats.go
 	)
 	fs := NewFlagSet("http", "fanout http [flags] [URL...]\n\nChecks the HTTP status of each URL, concurrently, and writes one record per URL.\nURLs come from the arguments, from -i FILE, or from stdin; one per line, blank and # lines skipped.")
 	common.Register(fs, env, Defaults{
@@ -34,6 +35,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		InputHelp:   "read URLs from FILE, one per line (- for stdin)",
 	})
 	fs.IntVar(&perHost, "", "per-host", 0, "most requests to one host at once, 0 for no limit")
+	hosts.register(fs)
 	fs.StringVar(&method, "X", "method", "METHOD", "GET", "GET or HEAD")
 	fs.IntVar(&maxRedirects, "", "max-redirects", httpcheck.DefaultMaxRedirects, "most redirects followed; 0 is --no-follow")
 	fs.BoolVar(&noFollow, "", "no-follow", false, "do not follow redirects: report the redirect's own status")
@@ -66,18 +68,20 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		Retries:       common.Retries,
 		MaxRetryAfter: maxRetryAfter,
 		PerHost:       perHost,
+		Adaptive:      hosts.adaptive,
 		Concurrency:   common.Concurrency,
 	})
 	if err != nil {
 		return usagef("http", "%v", err)
 	}
+	defer hosts.report(env.Stderr)
 	return runStream(ctx, env, &common, streamJob[httpcheck.Input, httpcheck.Result]{
 		cmd: "http", noun: "URLs", taskNoun: "URLs",
 		args: urls, maxLine: maxURLLine, skipComments: true, readAhead: 256,
 		input:     func(l Line) httpcheck.Input { return httpcheck.Input{URL: l.Text, Err: l.Err} },
-		execOpts:  checker.ExecutorOptions(),
-		ordered:   checker.CheckAll,
-		unordered: checker.CheckAllUnordered,
+		execOpts:  hosts.execOpts(checker.ExecutorOptions()),
+		ordered:   hosts.tap(checker.CheckAll),
+		unordered: hosts.tap(checker.CheckAllUnordered),
 		records:   httpRecords,
 		close:     checker.Close,
 	})
