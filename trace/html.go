@@ -68,6 +68,7 @@ type timeline struct {
 	cells       []cell
 	running     []int // most tasks running in each column
 	limits      []limitPoint
+	keyLimits   []keyLimitSeries // the busiest keys' (keylimits.go)
 	notStarted  int
 }
 
@@ -101,6 +102,7 @@ func (r *Recorder) WriteHTMLFile(path string) error {
 func (r *Recorder) timeline() *timeline {
 	lanes, count := r.spans.assignLanes(r.last)
 	tl := &timeline{zero: r.zero(), end: r.last, lanes: count, limits: r.limits}
+	_, tl.keyLimits = r.busiestKeyLimits(maxKeyLines)
 	if tl.end <= tl.zero {
 		tl.end = tl.zero + 1
 	}
@@ -263,6 +265,7 @@ svg .grid{stroke:#eee}
 svg .axis{stroke:#999}
 svg .area{fill:#1e88e5;fill-opacity:.25;stroke:#1e88e5;stroke-width:1}
 svg .limit{fill:none;stroke:#e53935;stroke-dasharray:4 3;stroke-width:1.5}
+svg .keylimit{fill:none;stroke-width:1.2}
 #lanes rect{stroke:#fff;stroke-width:.6}
 #lanes rect:hover{stroke:#000;stroke-width:1}
 svg .l1{fill-opacity:.3}svg .l2{fill-opacity:.55}svg .l3{fill-opacity:.8}
@@ -391,6 +394,11 @@ func (p page) chart() {
 	for _, l := range tl.limits {
 		top = max(top, l.limit)
 	}
+	for _, s := range tl.keyLimits {
+		for _, l := range s.points {
+			top = max(top, l.limit)
+		}
+	}
 	y := func(n int) float64 { return chartTop + chartHeight - float64(n)/float64(top)*chartHeight }
 	colW := plotWidth / columns
 	var d strings.Builder
@@ -418,6 +426,7 @@ func (p page) chart() {
 		fmt.Fprintf(&d, "H%.1f", svgWidth-plotRight)
 		p.f(`<path class="limit" d="%s"><title>concurrency limit</title></path>`, d.String())
 	}
+	p.keyLimitLines(y)
 	p.f("</g>\n")
 }
 

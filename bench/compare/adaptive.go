@@ -138,7 +138,7 @@ func adaptiveOnce(ctx context.Context, s *testserver.Server, fanout, work, tag s
 		}
 	}
 	if healthyTime > 0 {
-		r.healthy = float64(healthyCalls) / (healthyTime.Seconds() / float64(adaptiveHosts-1))
+		r.healthy = float64(healthyCalls) / healthyTime.Seconds() // per host: summed calls over summed busy times
 	}
 	return r, nil
 }
