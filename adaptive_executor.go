@@ -54,6 +54,10 @@ type adapter struct {
 	keyCfg *AdaptiveConfig    // nil without WithKeyAdaptive
 	obs    []KeyLimitObserver // the executor's observers that want key limits
 
+	// changeMu orders a limit's change with its report (SetLimit,
+	// KeyLimitChanged): two attempts ending at once must not leave the
+	// earlier change last. Never held with e.mu.
+	changeMu sync.Mutex
 	mu       sync.Mutex // after e.mu when both are held
 	keys     map[string]*keyAdaptive
 	attempts map[attemptKey]attemptRecord
@@ -213,12 +217,14 @@ func (a *adapter) AttemptFinished(t TaskInfo, attempt int, err error, at time.Ti
 	}
 	if a.keyCfg != nil && t.Key != "" {
 		k := a.keyLimit(t.Key)
+		a.changeMu.Lock()
 		limit, changed := k.Finish(rec.key, err, at)
 		if changed {
 			for _, o := range a.obs {
 				o.KeyLimitChanged(t.Key, limit, at)
 			}
 		}
+		a.changeMu.Unlock()
 		if changed {
 			// A raised limit has room for queued tasks now. (A paused
 			// key's wake-up is armed when a task finds it paused.)
@@ -227,9 +233,11 @@ func (a *adapter) AttemptFinished(t TaskInfo, attempt int, err error, at time.Ti
 		return
 	}
 	if a.global != nil {
+		a.changeMu.Lock()
 		if limit, changed := a.global.Finish(rec.global, err, at); changed {
 			a.e.SetLimit(limit)
 		}
+		a.changeMu.Unlock()
 	}
 }
 
