@@ -184,27 +184,32 @@ func (a *adapter) TaskFinished(TaskInfo, Outcome, time.Time) {}
 
 func (a *adapter) AttemptStarted(t TaskInfo, attempt int, at time.Time) {
 	var rec attemptRecord
-	var announce *keyAdaptive
 	if a.keyCfg != nil && t.Key != "" {
 		k := a.keyLimit(t.Key)
 		rec.key = k.Start(at)
 		a.mu.Lock()
-		if !k.announced {
-			k.announced = true
-			announce = k
-		}
+		announced := k.announced
 		a.mu.Unlock()
+		if !announced {
+			// Under changeMu, so that no change of this key is
+			// reported before its first value.
+			a.changeMu.Lock()
+			a.mu.Lock()
+			announced, k.announced = k.announced, true
+			a.mu.Unlock()
+			if !announced {
+				for _, o := range a.obs {
+					o.KeyLimitChanged(t.Key, k.Limit(), at)
+				}
+			}
+			a.changeMu.Unlock()
+		}
 	} else if a.global != nil {
 		rec.global = a.global.Start(at)
 	}
 	a.mu.Lock()
 	a.attempts[attemptKey{t.ID, attempt}] = rec
 	a.mu.Unlock()
-	if announce != nil {
-		for _, o := range a.obs {
-			o.KeyLimitChanged(t.Key, announce.Limit(), at)
-		}
-	}
 }
 
 func (a *adapter) AttemptFinished(t TaskInfo, attempt int, err error, at time.Time) {
