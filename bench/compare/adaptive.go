@@ -42,6 +42,8 @@ type adaptiveRun struct {
 	calls    []int64 // requests per host, retries included
 	healthy  float64 // the healthy hosts' calls per second, while they had calls
 	verdict  string
+	hosts    string // --host-stats of the adaptive runs
+	badHost  string
 }
 
 func runAdaptive(ctx context.Context, cfg config, work string) error {
@@ -63,13 +65,13 @@ func runAdaptive(ctx context.Context, cfg config, work string) error {
 			r.name = fmt.Sprintf("fixed --per-host %d", n)
 			rs = append(rs, r)
 		}
-		r, err := adaptiveOnce(ctx, s, fanout, work, fmt.Sprintf("r%d-adaptive", round), true, "--adaptive", "--per-host", "64")
+		r, err := adaptiveOnce(ctx, s, fanout, work, fmt.Sprintf("r%d-adaptive", round), true, "--adaptive", "--per-host", "64", "--host-stats")
 		if err != nil {
 			return err
 		}
 		r.name = "--adaptive --per-host 64"
 		rs = append(rs, r)
-		r, err = adaptiveOnce(ctx, s, fanout, work, fmt.Sprintf("r%d-adaptive-nobad", round), false, "--adaptive", "--per-host", "64")
+		r, err = adaptiveOnce(ctx, s, fanout, work, fmt.Sprintf("r%d-adaptive-nobad", round), false, "--adaptive", "--per-host", "64", "--host-stats")
 		if err != nil {
 			return err
 		}
@@ -113,6 +115,8 @@ func adaptiveOnce(ctx context.Context, s *testserver.Server, fanout, work, tag s
 	if err != nil {
 		r.verdict = fmt.Sprintf("fanout: %v: %s", err, strings.TrimSpace(stderr.String()))
 	}
+	r.hosts = stderr.String()
+	r.badHost = strings.TrimPrefix(bases[adaptiveHosts-1], "http://")
 	ok := 0
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -179,6 +183,10 @@ func adaptiveReport(runs [][]adaptiveRun) string {
 		}
 		fmt.Fprintf(&b, "| %s | %.2fs | %.2fx | %d | %s | %.0f | %s |\n", r.name, r.wall.Seconds(),
 			r.wall.Seconds()/best.Seconds(), r.rejected, strings.Join(calls, " / "), r.healthy, r.verdict)
+	}
+	for _, r := range med[len(adaptiveFixed):] {
+		fmt.Fprintf(&b, "\n`%s`, --host-stats of the middle round (the host that turns bad is %s):\n\n```\n%s```\n",
+			r.name, r.badHost, r.hosts)
 	}
 	return b.String()
 }
