@@ -196,8 +196,11 @@ func adaptiveReport(runs [][]adaptiveRun) string {
 		if !strings.Contains(r.hosts, "HOST") {
 			continue
 		}
-		fmt.Fprintf(&b, "\n`%s`, --host-stats of the middle round (the host that turns bad is %s):\n\n```\n%s```\n",
-			r.name, r.badHost, r.hosts)
+		bad := ""
+		if !strings.Contains(r.name, "no bad host") {
+			bad = fmt.Sprintf(" (the host that turns bad is %s)", r.badHost)
+		}
+		fmt.Fprintf(&b, "\n`%s`, --host-stats of the middle round%s:\n\n```\n%s```\n", r.name, bad, r.hosts)
 	}
 	return b.String()
 }
