@@ -163,8 +163,8 @@ func (c *Checker) RetryPolicy() fanout.RetryPolicy {
 
 // ExecutorOptions returns the executor options the configuration needs: the
 // retry policy, and the per-host limit when Config.PerHost or Config.Adaptive
-// is set. Pass them
-// to fanout.New along with the caller's own (limit, rate...).
+// is set. Pass them to fanout.New along with the caller's own (limit,
+// rate...).
 func (c *Checker) ExecutorOptions() []fanout.Option {
 	opts := []fanout.Option{fanout.WithRetry(c.RetryPolicy())}
 	if c.cfg.PerHost > 0 {
