@@ -40,6 +40,7 @@ type Executor struct {
 	keyLimit     int
 	queueCap     int           // < 0: unbounded
 	limitMu      chan struct{} // held by SetLimit while it tells observers, so they hear changes in order
+	adapt        *adapter      // adaptive limits (adaptive_executor.go); nil without
 
 	nextID         atomic.Uint64
 	completed      atomic.Uint64
@@ -111,6 +112,7 @@ func New(opts ...Option) *Executor {
 		keys:         make(map[string]*keyState),
 		groups:       make(map[<-chan struct{}]*parentGroup),
 	}
+	e.adapt = newAdapter(e, c.adapt)
 	if e.observed {
 		now := time.Now()
 		for _, o := range e.observers {
@@ -521,7 +523,7 @@ func (e *Executor) startsNowLocked(t *task) bool {
 		return false
 	}
 	if t.info.Key != "" && e.keyLimit > 0 {
-		if ks := e.keys[t.info.Key]; ks != nil && (ks.running >= e.keyLimit || ks.queue.n > 0) {
+		if ks := e.keys[t.info.Key]; ks != nil && (!e.keyRoomLocked(ks) || ks.queue.n > 0) {
 			return false
 		}
 	}
@@ -572,7 +574,7 @@ func (e *Executor) enqueueLocked(t *task) (starts *task) {
 			e.keys[t.info.Key] = ks
 		}
 		t.ks = ks
-		if ks.running >= e.keyLimit || ks.queue.n > 0 {
+		if !e.keyRoomLocked(ks) || ks.queue.n > 0 {
 			ks.queue.push(t)
 			t.state = stateWaitKey
 			e.waiting++
@@ -819,14 +821,7 @@ func (e *Executor) releaseKeyLocked(t *task) (starts *task) {
 	if t.keyHeld {
 		t.keyHeld = false
 		ks.running--
-		if n := ks.queue.pop(); n != nil {
-			e.waiting--
-			ks.running++
-			n.keyHeld = true
-			if e.enterGlobalLocked(n) != nil {
-				starts = n
-			}
-		}
+		starts = e.wakeKeyLocked(ks)
 	}
 	if ks.running == 0 && ks.queue.n == 0 && e.keys[ks.key] == ks {
 		delete(e.keys, ks.key)

@@ -31,6 +31,7 @@ type config struct {
 	retry        RetryPolicy
 	observers    []Observer
 	onPanic      func(TaskInfo, *PanicError)
+	adapt        adaptOptions // WithAdaptive, WithKeyAdaptive (adaptive_executor.go)
 }
 
 func mustNotBeNegative(d time.Duration, name string) {

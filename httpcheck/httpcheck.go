@@ -78,6 +78,11 @@ type Config struct {
 	// PerHost caps the requests to one host at once (0: no cap). It needs the
 	// executor options of ExecutorOptions.
 	PerHost int
+	// Adaptive gives each host a limit that adapts between 1 and PerHost
+	// (Concurrency when PerHost is 0) to the host's overload (see
+	// Overloaded) and latency, and pauses a host that asks for it
+	// (Retry-After, RateLimit headers). See fanout.WithKeyAdaptive.
+	Adaptive bool
 	// Concurrency is how many checks are expected to run at once; it sizes
 	// the connection pool (default DefaultConcurrency).
 	Concurrency int
@@ -160,12 +165,16 @@ func (c *Checker) RetryPolicy() fanout.RetryPolicy {
 }
 
 // ExecutorOptions returns the executor options the configuration needs: the
-// retry policy, and the per-host limit when Config.PerHost is set. Pass them
-// to fanout.New along with the caller's own (limit, rate...).
+// retry policy, and the per-host limit when Config.PerHost or Config.Adaptive
+// is set. Pass them to fanout.New along with the caller's own (limit,
+// rate...).
 func (c *Checker) ExecutorOptions() []fanout.Option {
 	opts := []fanout.Option{fanout.WithRetry(c.RetryPolicy())}
 	if c.cfg.PerHost > 0 {
 		opts = append(opts, fanout.WithKeyLimit(c.cfg.PerHost))
+	}
+	if c.cfg.Adaptive {
+		opts = append(opts, fanout.WithKeyAdaptive(c.adaptiveConfig()))
 	}
 	return opts
 }
@@ -279,7 +288,7 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 	}
 	if a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable {
 		err = &StatusError{Status: a.status}
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if d, ok := waitHint(resp.Header, time.Now()); ok {
 			err = fanout.RetryAfter(err, d)
 		}
 	}

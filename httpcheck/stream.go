@@ -112,7 +112,7 @@ func stopped(ctx context.Context, err error) error {
 // taskOptions labels a check's task with its URL and keys it by host.
 func (c *Checker) taskOptions(_ int, ch *check) []fanout.TaskOption {
 	opts := []fanout.TaskOption{fanout.WithLabel(ch.in.URL)}
-	if c.cfg.PerHost > 0 {
+	if c.cfg.PerHost > 0 || c.cfg.Adaptive {
 		if u, err := parse(ch.in.URL); err == nil {
 			opts = append(opts, fanout.WithKey(u.Host))
 		}

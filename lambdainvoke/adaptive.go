@@ -2,78 +2,50 @@ package lambdainvoke
 
 import (
 	"sync"
+	"time"
 
 	"github.com/fanout-go/fanout"
 )
 
-// adaptive is additive-increase, multiplicative-decrease control of an
-// executor's limit, driven by Lambda's throttling: a throttle halves the
-// limit (never below 1), and each limit's worth of successes since the last
-// change raises it by one, never above the limit it started from. A nil
-// *adaptive does nothing.
-//
-// A burst of throttles from calls that all started under the old limit
-// must count once, as TCP counts one loss per window: each attempt notes
-// the epoch (the number of cuts so far) when it starts, and only a throttle
-// of an attempt that started after the last cut cuts again.
+// adaptive drives an executor's limit with fanout's AdaptiveLimit, fed by
+// Lambda's throttling alone: a throttle halves the limit (never below 1,
+// once per burst of throttles from calls that started under the old
+// limit), and each limit's worth of successes raises it by one, never above
+// the limit it started from. Lambda's latency is the function's run time,
+// not a sign of load, so the latency signal is off. A nil *adaptive does
+// nothing.
 type adaptive struct {
-	e   *fanout.Executor
-	max int
+	e *fanout.Executor
+	l *fanout.AdaptiveLimit
 
-	mu        sync.Mutex
-	epoch     uint64
-	successes int
+	mu sync.Mutex // orders SetLimit calls as the limit changed
 }
 
 func newAdaptive(e *fanout.Executor) *adaptive {
-	return &adaptive{e: e, max: e.Limit()}
+	n := e.Limit()
+	return &adaptive{e: e, l: fanout.NewAdaptiveLimit(fanout.AdaptiveConfig{
+		Min: 1, Max: n, Initial: n, Decrease: 0.5, Tolerance: -1,
+		Overloaded: func(err error) bool { return Classify(err) == KindThrottled },
+	})}
 }
 
-// start returns the epoch for an attempt starting now.
-func (a *adaptive) start() uint64 {
+// start records an attempt starting now.
+func (a *adaptive) start() fanout.AdaptiveAttempt {
 	if a == nil {
-		return 0
+		return fanout.AdaptiveAttempt{}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.epoch
+	return a.l.Start(time.Now())
 }
 
-// throttled reports a throttle of an attempt that started in epoch.
-func (a *adaptive) throttled(epoch uint64) {
-	if a == nil {
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if epoch != a.epoch {
-		return // the limit was cut since this attempt started
-	}
-	a.epoch++
-	a.successes = 0
-	if limit := a.e.Limit(); limit > 1 {
-		a.e.SetLimit(max(1, limit/2))
-	}
-}
-
-// succeeded reports a successful attempt that started in epoch. Only
-// attempts started under the current limit count towards raising it.
-func (a *adaptive) succeeded(epoch uint64) {
+// finish records the end of an attempt that failed with err (nil on
+// success).
+func (a *adaptive) finish(at fanout.AdaptiveAttempt, err error) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	limit := a.e.Limit()
-	if epoch != a.epoch {
-		return
-	}
-	if limit >= a.max {
-		return
-	}
-	a.successes++
-	if a.successes >= limit {
-		a.successes = 0
-		a.e.SetLimit(limit + 1)
+	if limit, changed := a.l.Finish(at, err, time.Now()); changed {
+		a.e.SetLimit(limit)
 	}
 }

@@ -72,7 +72,7 @@ func (iv *Invoker) run(ctx context.Context, c *call, ad *adaptive) (*call, error
 		c.first = time.Now()
 	}
 	c.mu.Unlock()
-	epoch := ad.start()
+	started := ad.start()
 
 	actx := ctx
 	if iv.cfg.Timeout > 0 {
@@ -112,17 +112,14 @@ func (iv *Invoker) run(ctx context.Context, c *call, ad *adaptive) (*call, error
 		}
 	}
 	c.mu.Unlock()
+	ad.finish(started, err)
 	if err != nil {
-		if Classify(err) == KindThrottled {
-			ad.throttled(epoch)
-		}
 		aerr := error(&AttemptError{Sent: sent.Load(), Err: err})
 		if d, ok := retryAfter(err); ok {
 			aerr = fanout.RetryAfter(aerr, d)
 		}
 		return c, aerr
 	}
-	ad.succeeded(epoch)
 	return c, nil
 }
 

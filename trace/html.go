@@ -68,6 +68,7 @@ type timeline struct {
 	cells       []cell
 	running     []int // most tasks running in each column
 	limits      []limitPoint
+	keyLimits   []keyLimitSeries // the busiest keys' (keylimits.go)
 	notStarted  int
 }
 
@@ -103,6 +104,7 @@ func (r *Recorder) timeline(minSpan int64) *timeline {
 	lanes, count := r.spans.assignLanes(r.last)
 	tl := &timeline{zero: r.zero(), end: r.last, lanes: count, limits: r.limits}
 	tl.end = max(tl.end, tl.zero+minSpan)
+	_, tl.keyLimits = r.busiestKeyLimits(maxKeyLines)
 	if tl.end <= tl.zero {
 		tl.end = tl.zero + 1
 	}
@@ -273,6 +275,7 @@ svg .limit{fill:none;stroke:#e53935;stroke-dasharray:4 3;stroke-width:1.5}
 g.lanes rect{stroke:#fff;stroke-width:.6}
 g.lanes rect:hover{stroke:#000;stroke-width:1}
 .code{background:#f6f8fa;border-radius:6px;padding:8px 12px;font:13px/1.4 ui-monospace,monospace;white-space:pre;overflow-x:auto}
+svg .keylimit{fill:none;stroke-width:1.2}
 svg .l1{fill-opacity:.3}svg .l2{fill-opacity:.55}svg .l3{fill-opacity:.8}
 `
 
@@ -410,6 +413,11 @@ func (p page) chart() {
 	for _, l := range tl.limits {
 		top = max(top, l.limit)
 	}
+	for _, s := range tl.keyLimits {
+		for _, l := range s.points {
+			top = max(top, l.limit)
+		}
+	}
 	y := func(n int) float64 { return chartTop + chartHeight - float64(n)/float64(top)*chartHeight }
 	colW := plotWidth / columns
 	var d strings.Builder
@@ -437,6 +445,7 @@ func (p page) chart() {
 		fmt.Fprintf(&d, "H%.1f", svgWidth-plotRight)
 		p.f(`<path class="limit" d="%s"><title>concurrency limit</title></path>`, d.String())
 	}
+	p.keyLimitLines(y)
 	p.f("</g>\n")
 }
 

@@ -22,6 +22,10 @@ type Summary struct {
 	Demand    int // most tasks queued or running at once: the overlap the caller allowed
 	Limit     int // the last concurrency limit reported (0 when never reported)
 	LimitMax  int // the highest limit reported
+	LimitMin  int // the lowest limit reported
+	// KeyLimits are the ranges of the busiest keys' adaptive limits (see
+	// fanout.WithKeyAdaptive), busiest first.
+	KeyLimits []KeyLimit
 	Attempts  int // function calls over all tasks
 	Retried   int // tasks that needed more than one attempt
 	QueueWait Percentiles
@@ -135,11 +139,12 @@ func (r *Recorder) Summary() Summary {
 		}
 	})
 	if n := len(r.limits); n > 0 {
-		s.Limit = r.limits[n-1].limit
+		s.Limit, s.LimitMin = r.limits[n-1].limit, r.limits[0].limit
 		for _, l := range r.limits {
-			s.LimitMax = max(s.LimitMax, l.limit)
+			s.LimitMax, s.LimitMin = max(s.LimitMax, l.limit), min(s.LimitMin, l.limit)
 		}
 	}
+	s.KeyLimits, _ = r.busiestKeyLimits(maxKeyLines)
 	if s.Tasks == 0 {
 		return s
 	}
@@ -310,6 +315,9 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, "  %-12s "+format+"\n", append([]any{name}, args...)...)
 	}
 	line("outcomes", "%s", s.Outcomes)
+	if lr := s.limitRanges(); lr != "" {
+		line("limits", "%s", lr)
+	}
 	line("concurrency", "effective %.2f, peak %d, demand %d (most tasks waiting or running at once)", s.Effective, s.Peak, s.Demand)
 	line("busy", "%s over %d started tasks", fmtDur(s.Busy), s.Started)
 	line("attempts", "%d (%s retried)", s.Attempts, plural(s.Retried, "task"))
@@ -389,7 +397,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 	return json.Marshal(summaryJSON{
 		Tasks: s.Tasks, Started: s.Started, Unfinished: s.Unfinished,
 		Wall: s.Wall.Seconds(), Busy: s.Busy.Seconds(), Effective: s.Effective,
-		Peak: s.Peak, Demand: s.Demand, Limit: s.Limit, LimitMax: s.LimitMax,
+		Peak: s.Peak, Demand: s.Demand, Limit: s.Limit, LimitMax: s.LimitMax, LimitMin: s.LimitMin, KeyLimits: s.KeyLimits,
 		Attempts: s.Attempts, Retried: s.Retried,
 		QueueWait: newPercentilesJSON(s.QueueWait), Duration: newPercentilesJSON(s.Duration),
 		Outcomes: s.Outcomes, Slowest: slowest, Serial: s.Serial(), Warnings: s.Warnings,
@@ -407,6 +415,8 @@ type summaryJSON struct {
 	Demand     int             `json:"demand"`
 	Limit      int             `json:"limit"`
 	LimitMax   int             `json:"limit_max"`
+	LimitMin   int             `json:"limit_min"`
+	KeyLimits  []KeyLimit      `json:"key_limits,omitempty"`
 	Attempts   int             `json:"attempts"`
 	Retried    int             `json:"retried"`
 	QueueWait  percentilesJSON `json:"queue_wait"`

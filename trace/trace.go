@@ -105,6 +105,7 @@ type Recorder struct {
 	spans     store
 	live      map[uint64]int32 // tasks not finished yet: ID to span index
 	limits    []limitPoint
+	keyLimits map[string][]limitPoint // per key (keylimits.go)
 	closed    bool
 	stuckQ    []watchEntry // started tasks in start order, for the watcher
 	stuckHead int

@@ -38,6 +38,9 @@ func runWorkloads(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	if cfg.adapt {
+		return runAdaptive(ctx, cfg, work)
+	}
 	script, err := writeScript(work)
 	if err != nil {
 		return err

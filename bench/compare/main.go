@@ -32,6 +32,7 @@ type config struct {
 	httpx  bool
 	netns  bool
 	only   string
+	adapt  bool // -adaptive: the adaptive per-host workload only (adaptive.go)
 	out    string
 
 	// Set by the outer process for the one it starts in the namespace.
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.httpx, "httpx", true, "build and run projectdiscovery httpx v1.11.0")
 	fs.BoolVar(&cfg.netns, "netns", true, "run inside a new network namespace (unshare -n) when possible")
 	fs.StringVar(&cfg.only, "only", "", "run only the workloads whose name contains this text")
+	fs.BoolVar(&cfg.adapt, "adaptive", false, "run only the adaptive per-host workload: --adaptive against fixed --per-host values")
 	fs.StringVar(&cfg.out, "o", "", "also write the Markdown report to this file")
 	fs.BoolVar(&cfg.inner, "inner", false, "internal: run the workloads with the binaries in -bin")
 	fs.StringVar(&cfg.bin, "bin", "", "internal: directory of the built binaries")

@@ -23,6 +23,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/hang", s.hang)
 	mux.HandleFunc("/stream", s.stream)
 	mux.HandleFunc("/slow-headers", s.slowHeaders)
+	mux.HandleFunc("/capacity/{pool}", s.capacity)
 	return mux
 }
 

@@ -28,6 +28,13 @@
 //	/hang                              never answer, until the client goes
 //	                                   away or the server closes
 //	/stream                            200 and an endless body
+//	/capacity/{pool}[?n=N&queue=Q&delay=D&retry-after=R&bad-after=K&bad-n=M]
+//	                                   a server of N workers (default 8), D
+//	                                   per call (default 20ms), Q calls
+//	                                   (default 0) queued for a worker, 429
+//	                                   with Retry-After: R (default 1) beyond;
+//	                                   after its K-th call (0: never) the pool
+//	                                   has M workers. See [Server.Capacity]
 //	/slow-headers[?interval=D&count=N] send the status line, then N header
 //	                                   lines (default 20) one every D (default
 //	                                   100ms), then the end of the headers and
@@ -114,6 +121,7 @@ type Server struct {
 	mu     sync.RWMutex
 	byPath map[string]*atomic.Int64
 	byKey  map[string]int // calls per /flaky key
+	pools  map[string]*capacityPool
 }
 
 // Start starts a server on 127.0.0.1. It returns an error only when it cannot

@@ -30,6 +30,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		headers       headerList
 		resume        Resume
 		accept        statusRanges
+		hosts         hostFlags // hoststats.go
 	)
 	fs := NewFlagSet("http", "fanout http [flags] [URL...]\n\nChecks the HTTP status of each URL, concurrently, and writes one record per URL.\nURLs come from the arguments, from -i FILE, or from stdin; one per line, blank and # lines skipped.\nA URL without a scheme is checked as http://, as curl does.")
 	common.Register(fs, env, Defaults{
@@ -38,6 +39,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		InputHelp:   "read URLs from FILE, one per line (- for stdin)",
 	})
 	fs.IntVar(&perHost, "", "per-host", 0, "most requests to one host at once, 0 for no limit")
+	hosts.register(fs)
 	fs.StringVar(&method, "X", "method", "METHOD", "GET", "GET or HEAD")
 	fs.IntVar(&maxRedirects, "", "max-redirects", httpcheck.DefaultMaxRedirects, "most redirects followed; 0 is --no-follow")
 	fs.BoolVar(&noFollow, "", "no-follow", false, "do not follow redirects: report the redirect's own status")
@@ -75,19 +77,21 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		Retries:       common.Retries,
 		MaxRetryAfter: maxRetryAfter,
 		PerHost:       perHost,
+		Adaptive:      hosts.adaptive,
 		Concurrency:   common.Concurrency,
 	})
 	if err != nil {
 		// The library names itself; the command line names the flags.
 		return usagef("http", "%s", strings.TrimPrefix(err.Error(), "httpcheck: "))
 	}
+	defer hosts.report(env.Stderr)
 	return runStream(ctx, env, &common, streamJob[httpcheck.Input, httpcheck.Result]{
 		cmd: "http", noun: "URLs", taskNoun: "URLs",
 		args: urls, maxLine: maxURLLine, skipComments: true, readAhead: 256,
 		input:     func(l Line) httpcheck.Input { return httpcheck.Input{URL: l.Text, Err: l.Err} },
-		execOpts:  checker.ExecutorOptions(),
-		ordered:   checker.CheckAll,
-		unordered: checker.CheckAllUnordered,
+		execOpts:  hosts.execOpts(checker.ExecutorOptions()),
+		ordered:   hosts.tap(checker.CheckAll),
+		unordered: hosts.tap(checker.CheckAllUnordered),
 		records:   httpRecords(accept),
 		close:     checker.Close,
 		resumable: httpResumable(&resume, method, headers.h, noFollow, maxRedirects, insecure),
