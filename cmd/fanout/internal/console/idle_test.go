@@ -1,6 +1,8 @@
 package console
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -83,3 +85,42 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.bytes += len(p)
 	return len(p), nil
 }
+
+// AfterFlush is how --resume commits journal lines: it must run after every
+// successful flush, the idle one on the timer's goroutine too, when the
+// bytes written before it are in the underlying writer, and never after a
+// failed flush.
+func TestIdleWriterAfterFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out lockedBuffer
+		w := NewIdleWriter(&out, 4096, 100*time.Millisecond)
+		var seen []string
+		w.AfterFlush(func() { seen = append(seen, out.String()) })
+		w.Write([]byte("one\n"))
+		time.Sleep(150 * time.Millisecond) // the idle flush
+		synctest.Wait()
+		w.Write([]byte("two\n"))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"one\n", "one\ntwo\n"}
+		if !slices.Equal(seen, want) {
+			t.Errorf("AfterFlush saw %q, want %q", seen, want)
+		}
+	})
+
+	w := NewIdleWriter(failingWriter{}, 4096, time.Hour)
+	called := false
+	w.AfterFlush(func() { called = true })
+	w.Write([]byte("lost\n"))
+	if err := w.Close(); err == nil {
+		t.Fatal("Close after a failed write returned nil")
+	}
+	if called {
+		t.Error("AfterFlush ran after a failed flush: a journal would mark unwritten records done")
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write(p []byte) (int, error) { return 0, errors.New("disk full") }
