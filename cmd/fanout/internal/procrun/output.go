@@ -21,7 +21,7 @@ type Capture struct {
 	Memory  int
 	TempDir string
 	// Lines, when set, receives the stream as it comes, a whole line at a
-	// time, instead of keeping it.
+	// time, instead of keeping it. A last line without a newline gets one.
 	Lines *LineWriter
 }
 
@@ -69,6 +69,10 @@ func (o *Output) Write(p []byte) (int, error) {
 		if err == nil {
 			os.Remove(f.Name()) // lives until closed
 			o.file = f
+			if _, err := o.file.Write(o.mem.Bytes()); err != nil {
+				o.err = fmt.Errorf("spilling output to a temporary file: %w", err)
+			}
+			o.mem = bytes.Buffer{}
 		} else {
 			o.err = fmt.Errorf("spilling output to a temporary file: %w", err)
 		}
@@ -127,9 +131,11 @@ func (o *Output) lineWrite(p []byte) {
 	}
 }
 
-// finish writes a last unterminated line in line mode.
+// finish writes a last unterminated line in line mode, with a newline so
+// that it cannot run into another job's line.
 func (o *Output) finish() {
-	if o.cfg.Lines != nil {
+	if o.cfg.Lines != nil && len(o.partial) > 0 {
+		o.partial = append(o.partial, '\n')
 		o.flushPartial()
 	}
 }

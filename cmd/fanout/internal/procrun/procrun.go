@@ -9,12 +9,15 @@
 package procrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -338,11 +341,37 @@ func stopGroup(pgid int, exited <-chan struct{}, grace time.Duration) {
 	}
 }
 
-// groupAlive reports whether the process group pgid has a process left. A
-// process that has exited but is not yet reaped (a zombie) counts: it is
-// gone for every purpose but this one.
+// groupAlive reports whether the process group pgid has a live process
+// left. The common case costs one system call: the group is gone. When it
+// is not, a member may be a zombie (exited, and waiting for whoever
+// inherited it to reap it; some init processes take seconds): /proc tells.
 func groupAlive(pgid int) bool {
-	return syscall.Kill(-pgid, 0) == nil
+	if syscall.Kill(-pgid, 0) != nil {
+		return false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name in parentheses: state, ppid, pgrp.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) >= 3 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
