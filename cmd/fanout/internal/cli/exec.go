@@ -33,7 +33,10 @@ line through sh -c with every replacement quoted for the shell.
 
 Each job's stdout and stderr are written whole when it ends, in input order
 (--unordered: as jobs end; --line-buffer: line by line as they come). With -o
-jsonl|csv|table, one record per input is written instead.
+jsonl|csv|table, one record per input is written instead: -o has no default
+here, and --progress is off unless given, as the jobs' output shares the
+terminal. --timeout, --halt now and an interrupt stop a job's whole process
+group: SIGTERM, then SIGKILL after --kill-after.
 
 The command goes after --; without flags, "fanout exec COMMAND ARG..." works too.
 
@@ -184,7 +187,8 @@ func runExec(ctx context.Context, env Env, args []string) error {
 // them are the command. Flags are never looked for inside the command
 // (gzip -9, grep -c), so the command needs "--" after any flag.
 func splitCommand(args []string) (flags, command []string, dashed bool) {
-	if i := slices.Index(args, "--"); i >= 0 {
+	// A "--" among the ::: inputs is an input.
+	if i, j := slices.Index(args, "--"), slices.Index(args, ":::"); i >= 0 && (j < 0 || i < j) {
 		return args[:i], args[i+1:], true
 	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -507,5 +508,33 @@ func assertPidsGone(t *testing.T, pids []int) {
 		}
 		t.Errorf("process %d of a job is still running: %s", p, s)
 		syscall.Kill(p, syscall.SIGKILL)
+	}
+}
+
+// TestExecResumeHooks: what resume keys exec's records on, and when a
+// record counts as done.
+func TestExecResumeHooks(t *testing.T) {
+	base := execResultOptions([]string{"gzip", "{}"}, false)
+	for _, other := range [][]string{
+		execResultOptions([]string{"gzip", "{}"}, true),
+		execResultOptions([]string{"gzip", "-9", "{}"}, false),
+		execResultOptions([]string{"gzip {}"}, false),
+	} {
+		if slices.Equal(base, other) {
+			t.Errorf("%q and %q key the same", base, other)
+		}
+	}
+	for _, tt := range []struct {
+		r    ExecRecord
+		done bool
+	}{
+		{ExecRecord{Attempts: 1, ExitCode: 0}, true},
+		{ExecRecord{Attempts: 2, ExitCode: 1, ErrorKind: "exit"}, false},
+		{ExecRecord{Attempts: 1, ExitCode: -1, Signal: "SIGTERM", ErrorKind: "timeout"}, false},
+		{ExecRecord{Attempts: 0, ExitCode: -1, ErrorKind: "canceled"}, false},
+	} {
+		if got := execSucceeded(tt.r); got != tt.done {
+			t.Errorf("execSucceeded(%+v) = %v", tt.r, got)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,10 +98,11 @@ type StoppedError struct {
 
 func (e *StoppedError) Error() string {
 	what := "canceled"
-	if errors.Is(e.Cause, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(e.Cause, context.DeadlineExceeded):
 		what = "timed out"
-	} else if e.Cause != nil && !errors.Is(e.Cause, context.Canceled) {
-		what = e.Cause.Error()
+	case e.Cause != nil && e.Cause != context.Canceled:
+		what = e.Cause.Error() // "interrupted", "stopped by --halt ..."
 	}
 	if e.Signal == 0 {
 		return what + " before it started"
@@ -229,6 +231,9 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 		Stderr:      errW,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
+	if f := devNull(); f != nil {
+		cmd.Stdin = f
+	}
 	err = cmd.Start()
 	outW.Close()
 	errW.Close()
@@ -238,9 +243,21 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 		return res, &StartError{Name: argv[0], Err: unwrapExec(err)}
 	}
 	res.Pid = cmd.Process.Pid
-	var readers sync.WaitGroup
-	readers.Go(func() { drain(res.Stdout, outR) })
-	readers.Go(func() { drain(res.Stderr, errR) })
+	// readersDone closes when both pipes are drained.
+	readersDone := make(chan struct{})
+	var left atomic.Int32
+	left.Store(2)
+	for _, p := range []struct {
+		out *Output
+		r   *os.File
+	}{{res.Stdout, outR}, {res.Stderr, errR}} {
+		go func() {
+			drain(p.out, p.r)
+			if left.Add(-1) == 0 {
+				close(readersDone)
+			}
+		}()
+	}
 
 	exited := make(chan struct{})
 	go func() {
@@ -260,10 +277,18 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 	}
 	// A process that left the group (setsid) may still hold the pipes:
 	// give it the grace period, then stop reading.
-	if !waitTimeout(&readers, opts.KillAfter) {
-		outR.Close()
-		errR.Close()
-		readers.Wait()
+	select {
+	case <-readersDone:
+	default:
+		t := time.NewTimer(opts.KillAfter)
+		select {
+		case <-readersDone:
+		case <-t.C:
+			outR.Close()
+			errR.Close()
+			<-readersDone
+		}
+		t.Stop()
 	}
 	res.Stdout.finish()
 	res.Stderr.finish()
@@ -374,21 +399,15 @@ func groupAlive(pgid int) bool {
 	return false
 }
 
-func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
-	done := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
+// devNull is /dev/null opened once for every job's stdin (os/exec would
+// open it per job); nil if it cannot be opened, and os/exec opens it.
+var devNull = sync.OnceValue(func() *os.File {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil
 	}
-}
+	return f
+})
 
 // unwrapExec drops os/exec's and os's wrapping of a start error, which
 // repeat the program's name.
