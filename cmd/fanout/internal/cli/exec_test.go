@@ -315,7 +315,11 @@ func TestExecHalt(t *testing.T) {
 		}
 	})
 	t.Run("soon,fail=1 lets running jobs finish", func(t *testing.T) {
-		stdout, _, err := runCLI(t, seq(20), "exec", "-o", "jsonl", "-c", "2", "--halt", "soon,fail=1", "--", "sh", "-c", `[ $1 != 1 ] || exit 1; sleep 0.2`, "sh")
+		// Job 1 fails at once; job 2 runs until job 1 has failed, and
+		// a while more, then succeeds.
+		t.Chdir(t.TempDir())
+		script := `if [ $1 = 1 ]; then touch failed; exit 1; fi; while [ ! -e failed ]; do sleep 0.01; done; sleep 0.5`
+		stdout, _, err := runCLI(t, seq(20), "exec", "-o", "jsonl", "-c", "2", "--halt", "soon,fail=1", "--", "sh", "-c", script, "sh")
 		recs := decodeExec(t, stdout)
 		if failedCount(err) == 0 || len(recs) < 2 {
 			t.Fatalf("%d records, error %v", len(recs), err)
