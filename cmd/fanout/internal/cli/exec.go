@@ -333,7 +333,6 @@ type job struct {
 	attempts    int
 	res         *procrun.Result // the last attempt's
 	first, last time.Time
-	haltedOK    bool
 }
 
 func (r *execRunner) executorOptions() []fanout.Option {

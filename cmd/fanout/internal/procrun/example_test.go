@@ -21,9 +21,9 @@ func ExampleTemplate_Argv() {
 
 func ExampleRun() {
 	res, err := procrun.Run(context.Background(), []string{"sh", "-c", "echo hello; exit 3"}, procrun.Options{})
-	defer res.Close()
 	res.Stdout.WriteTo(os.Stdout)
 	fmt.Println(err, procrun.Classify(err))
+	res.Close()
 	// Output:
 	// hello
 	// exit status 3 exit

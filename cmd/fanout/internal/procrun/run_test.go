@@ -41,7 +41,7 @@ func TestRunOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := Run(t.Context(), tt.argv, Options{})
-			defer res.Close()
+			t.Cleanup(res.Close)
 			if got := Classify(err); got != tt.kind {
 				t.Errorf("kind %q (%v), want %q", got, err, tt.kind)
 			}
@@ -62,7 +62,7 @@ func TestRunLookupOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := Run(t.Context(), []string{"echo", "hi"}, Options{Path: path})
-	defer res.Close()
+	t.Cleanup(res.Close)
 	if err != nil || res.Stdout.String() != "hi\n" {
 		t.Errorf("%v %q", err, res.Stdout.String())
 	}
@@ -100,7 +100,7 @@ func TestRunBinaryOutputByteExact(t *testing.T) {
 
 func TestRunLimitTruncates(t *testing.T) {
 	res, err := Run(t.Context(), sh("head -c 100000 /dev/zero; echo done >&2"), Options{Stdout: Capture{Limit: 10}})
-	defer res.Close()
+	t.Cleanup(res.Close)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestRunTimeoutStopsTheWholeGroup(t *testing.T) {
 	ps := pids(t, pidfile, 2)
 	cancel(ErrTimeout) // what context.WithTimeoutCause does when time is up
 	<-done
-	defer res.Close()
+	t.Cleanup(res.Close)
 	if Classify(err) != KindTimeout || res.Signal != syscall.SIGTERM {
 		t.Errorf("error %v (kind %s), signal %v", err, Classify(err), res.Signal)
 	}
@@ -202,7 +202,7 @@ func TestRunSIGKILLAfterGrace(t *testing.T) {
 	ps := pids(t, pidfile, 2)
 	cancel()
 	<-done
-	defer res.Close()
+	t.Cleanup(res.Close)
 	if Classify(err) != KindCanceled || res.Signal != syscall.SIGKILL {
 		t.Errorf("error %v (kind %s), signal %v", err, Classify(err), res.Signal)
 	}
@@ -214,7 +214,7 @@ func TestRunSIGKILLAfterGrace(t *testing.T) {
 func TestRunStopsWhatTheJobLeftBehind(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pids")
 	res, err := Run(t.Context(), sh(`sleep 300 & echo $! > "$1"; echo started`, pidfile), Options{})
-	defer res.Close()
+	t.Cleanup(res.Close)
 	if err != nil || res.Stdout.String() != "started\n" {
 		t.Fatalf("%v %q", err, res.Stdout.String())
 	}
@@ -225,7 +225,7 @@ func TestRunCanceledBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	res, err := Run(ctx, []string{"true"}, Options{})
-	defer res.Close()
+	t.Cleanup(res.Close)
 	var stop *StoppedError
 	if !errors.As(err, &stop) || res.Pid != 0 || Classify(err) != KindCanceled {
 		t.Errorf("error %v, pid %d", err, res.Pid)
