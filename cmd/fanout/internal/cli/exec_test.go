@@ -181,6 +181,34 @@ func TestExecBinaryOutput(t *testing.T) {
 	}
 }
 
+// TestExecLineBuffer: with --line-buffer, lines of jobs writing half a
+// line at a time come out whole, every one of them.
+func TestExecLineBuffer(t *testing.T) {
+	const jobs, lines = 10, 100
+	var in strings.Builder
+	for i := range jobs {
+		fmt.Fprintln(&in, i)
+	}
+	script := `i=0; while [ $i -lt ` + strconv.Itoa(lines) + ` ]; do printf "$1 first-"; printf "second\n"; i=$((i+1)); done; printf "$1 last"`
+	stdout, _, err := runCLI(t, in.String(), "exec", "-c", "10", "--line-buffer", "--", "sh", "-c", script, "sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for l := range strings.Lines(stdout) {
+		id, rest, _ := strings.Cut(l, " ")
+		if rest != "first-second\n" && rest != "last\n" {
+			t.Fatalf("line %q is not whole", l)
+		}
+		count[id]++
+	}
+	for i := range jobs {
+		if n := count[strconv.Itoa(i)]; n != lines+1 {
+			t.Errorf("job %d: %d lines, want %d", i, n, lines+1)
+		}
+	}
+}
+
 func TestExecRecords(t *testing.T) {
 	stdout, _, err := runCLI(t, "", "exec", "-o", "jsonl", "--max-output", "8", "--", "sh", "-c", `echo "out $1 and more"; echo err >&2; exit $1`, "sh", ":::", "0", "3")
 	if failedCount(err) != 1 {
