@@ -14,10 +14,11 @@ import (
 const httpxVersion = "v1.11.0"
 
 // buildAll builds fanout and the two test servers from this checkout into
-// bin, and httpx from its module when withHTTPX is set. A piece that does not
+// bin, and httpx and rush from their modules when withHTTPX and withRush
+// are set. A piece that does not
 // build is reported and left out (its file bin/NAME.err says why); only a
 // checkout where nothing builds is an error.
-func buildAll(ctx context.Context, bin string, withHTTPX bool) error {
+func buildAll(ctx context.Context, bin string, withHTTPX, withRush bool) error {
 	root, err := repoRoot(ctx)
 	if err != nil {
 		return err
@@ -40,6 +41,14 @@ func buildAll(ctx context.Context, bin string, withHTTPX bool) error {
 	if built == 0 {
 		return fmt.Errorf("nothing could be built in %s", root)
 	}
+	if !withRush {
+		writeErr(bin, "rush", "not run (-rush=false)")
+	} else if path, err := buildRush(ctx); err != nil {
+		logf("cannot build rush %s, going on without it: %v", rushVersion, err)
+		writeErr(bin, "rush", fmt.Sprintf("rush %s could not be built: %v", rushVersion, err))
+	} else if err := os.Symlink(path, filepath.Join(bin, "rush")); err != nil {
+		return err
+	}
 	if !withHTTPX {
 		writeErr(bin, "httpx", "not run (-httpx=false)")
 		return nil
@@ -53,39 +62,56 @@ func buildAll(ctx context.Context, bin string, withHTTPX bool) error {
 	return os.Symlink(path, filepath.Join(bin, "httpx"))
 }
 
+// rushVersion is the shenwei356/rush release the harness builds.
+const rushVersion = "v0.9.0"
+
 // buildHTTPX builds httpx in a scratch module under the user cache
 // directory and returns the binary's path; a binary built before is reused.
 func buildHTTPX(ctx context.Context) (string, error) {
+	logf("building httpx %s (about 90 s the first time)", httpxVersion)
+	return buildScratch(ctx, "httpx", "github.com/projectdiscovery/httpx", httpxVersion, "github.com/projectdiscovery/httpx/cmd/httpx")
+}
+
+// buildRush builds rush (a Go module, like httpx) the same way.
+func buildRush(ctx context.Context) (string, error) {
+	logf("building rush %s", rushVersion)
+	return buildScratch(ctx, "rush", "github.com/shenwei356/rush", rushVersion, "github.com/shenwei356/rush")
+}
+
+// buildScratch builds the command pkg of module at version in a scratch
+// module under the user cache directory (a go.mod requiring it, a tools.go
+// importing the command, go mod tidy, go build) and returns the binary's
+// path; a binary built before is reused.
+func buildScratch(ctx context.Context, name, module, version, pkg string) (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "fanout-bench", "httpx-"+httpxVersion)
-	exe := filepath.Join(dir, "httpx")
+	dir := filepath.Join(cache, "fanout-bench", name+"-"+version)
+	exe := filepath.Join(dir, name)
 	if _, err := os.Stat(exe); err == nil {
 		return exe, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	gomod := "module scratch/httpx\n\ngo 1.26\n\nrequire github.com/projectdiscovery/httpx " + httpxVersion + "\n"
+	gomod := "module scratch/" + name + "\n\ngo 1.26\n\nrequire " + module + " " + version + "\n"
 	// A tools file keeps the requirement through `go mod tidy`; its build
 	// tag keeps it out of every build.
-	tools := "//go:build tools\n\npackage tools\n\nimport _ \"github.com/projectdiscovery/httpx/cmd/httpx\"\n"
+	tools := "//go:build tools\n\npackage tools\n\nimport _ \"" + pkg + "\"\n"
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "tools.go"), []byte(tools), 0o644); err != nil {
 		return "", err
 	}
-	logf("building httpx %s in %s (about 90 s the first time)", httpxVersion, dir)
 	if out, err := goCmd(ctx, dir, "mod", "tidy"); err != nil {
 		return "", fmt.Errorf("go mod tidy: %w: %s", err, lastLine(out))
 	}
 	tmp := exe + ".tmp"
 	// -mod=mod lets the build settle go.sum entries tidy left out; it
 	// only ever touches the scratch module.
-	if out, err := goCmd(ctx, dir, "build", "-mod=mod", "-o", tmp, "github.com/projectdiscovery/httpx/cmd/httpx"); err != nil {
+	if out, err := goCmd(ctx, dir, "build", "-mod=mod", "-o", tmp, pkg); err != nil {
 		return "", fmt.Errorf("go build: %w: %s", err, lastLine(out))
 	}
 	return exe, os.Rename(tmp, exe)

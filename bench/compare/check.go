@@ -22,6 +22,13 @@ const (
 	statusKey
 	// httpxJSON: httpx's JSON lines, with "input" and "status_code".
 	httpxJSON
+	// execJSON: fanout exec's JSON lines, with "index" and "exit_code";
+	// a job that exited 0 counts as status 200.
+	execJSON
+	// exitOnly: no records (xargs, parallel, rush running true or sleep):
+	// the run is correct when the tool exits 0, which each of them does
+	// only when every job did.
+	exitOnly
 )
 
 // check is what a run's output says about correctness: every call must
@@ -86,6 +93,19 @@ func parseRecord(line []byte, f format) (idx, status int, ok bool) {
 			}
 		}
 		return *rec.Index, rec.Status, true
+	case execJSON:
+		var rec struct {
+			Index     *int   `json:"index"`
+			ExitCode  int    `json:"exit_code"`
+			ErrorKind string `json:"error_kind"`
+		}
+		if json.Unmarshal(line, &rec) != nil || rec.Index == nil {
+			return 0, 0, false
+		}
+		if rec.ExitCode == 0 && rec.ErrorKind == "" {
+			return *rec.Index, 200, true
+		}
+		return *rec.Index, 500, true
 	case httpxJSON:
 		var rec struct {
 			Input  string `json:"input"`

@@ -33,6 +33,8 @@ func TestParseRecord(t *testing.T) {
 		{"python lambda", "200 5", statusKey, 5, 200, true},
 		{"no index in url", "200 http://127.0.0.1:1/status/200?xi=4", statusKey, 0, 0, false},
 		{"progress noise", "DL% UL%  Dled  Uled", statusKey, 0, 0, false},
+		{"fanout exec", `{"index":4,"input":"4","argv":["true","4"],"exit_code":0,"attempts":1}`, execJSON, 4, 200, true},
+		{"fanout exec failure", `{"index":5,"exit_code":-1,"error_kind":"not_found"}`, execJSON, 5, 500, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -240,4 +241,52 @@ var contenders = []contender{
 		},
 		rounds: oneRound,
 	},
+
+	{
+		name: "fanout exec -c C", kind: "exec", ref: true, format: execJSON, conc: same,
+		skip: needs("fanout"),
+		cmd: func(e *env, in inputs, w *workload, c int) ([]string, string) {
+			return append([]string{filepath.Join(e.bin, "fanout"), "exec", "-c", itoa(c), "-o", "jsonl", "--"}, execCommand(w)), in.lines
+		},
+	},
+	{
+		name: "xargs -P C -n 1", kind: "exec", format: exitOnly, conc: same,
+		cmd: func(_ *env, in inputs, w *workload, c int) ([]string, string) {
+			return []string{"xargs", "-P", itoa(c), "-n", "1", execCommand(w)}, in.lines
+		},
+	},
+	{
+		name: "GNU parallel --will-cite -j C", kind: "exec", format: exitOnly, conc: same,
+		skip: installed("parallel", "Debian package parallel"),
+		cmd: func(_ *env, in inputs, w *workload, c int) ([]string, string) {
+			return []string{"parallel", "--will-cite", "-j", itoa(c), execCommand(w)}, in.lines
+		},
+		rounds: oneRoundFrom(1000), // 13 minutes for 10,000 jobs here
+	},
+	{
+		name: "rush -j C", kind: "exec", format: exitOnly, conc: same,
+		skip: needs("rush"),
+		cmd: func(e *env, in inputs, w *workload, c int) ([]string, string) {
+			return []string{filepath.Join(e.bin, "rush"), "-j", itoa(c), execCommand(w) + " {}"}, in.lines
+		},
+	},
+}
+
+// execCommand is the program an exec workload runs per line: sleep (the
+// line is the seconds) or true (the line is ignored).
+func execCommand(w *workload) string {
+	if w.delay > 0 {
+		return "sleep"
+	}
+	return "true"
+}
+
+// installed skips a contender whose program is not on PATH.
+func installed(program, pkg string) func(*env, *workload, int) string {
+	return func(*env, *workload, int) string {
+		if _, err := exec.LookPath(program); err != nil {
+			return fmt.Sprintf("not run: %s is not installed (%s)", program, pkg)
+		}
+		return ""
+	}
 }

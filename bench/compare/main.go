@@ -1,4 +1,4 @@
-// Command compare runs `fanout http` and `fanout lambda` side by side with
+// Command compare runs `fanout http`, `fanout lambda` and `fanout exec` side by side with
 // the tools their users would pick instead, on the same machine, in the same
 // run, against the project's own loopback servers, and prints a Markdown
 // table of the results to stdout.
@@ -30,6 +30,7 @@ type config struct {
 	quick  bool
 	rounds int
 	httpx  bool
+	rush   bool
 	netns  bool
 	only   string
 	adapt  bool // -adaptive: the adaptive per-host workload only (adaptive.go)
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.quick, "quick", false, "small workloads and one round: a smoke run of a minute or two")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds per workload; the table shows medians (ignored with -quick: 1)")
 	fs.BoolVar(&cfg.httpx, "httpx", true, "build and run projectdiscovery httpx v1.11.0")
+	fs.BoolVar(&cfg.rush, "rush", true, "build and run rush "+rushVersion+" in the exec workloads")
 	fs.BoolVar(&cfg.netns, "netns", true, "run inside a new network namespace (unshare -n) when possible")
 	fs.StringVar(&cfg.only, "only", "", "run only the workloads whose name contains this text")
 	fs.BoolVar(&cfg.adapt, "adaptive", false, "run only the adaptive per-host workload: --adaptive against fixed --per-host values")
@@ -89,7 +91,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(bin)
-	if err := buildAll(ctx, bin, cfg.httpx); err != nil {
+	if err := buildAll(ctx, bin, cfg.httpx, cfg.rush); err != nil {
 		return err
 	}
 	cfg.bin = bin

@@ -15,6 +15,8 @@ const (
 	targetHTTPIdeal   = 1.2  // fanout http, 20,000 URLs x 50 ms at C=500
 	targetRSSMB       = 150  // fanout http, 1,000,000 URLs from stdin
 	targetLambdaIdeal = 1.15 // fanout lambda, 2,000 calls x 100 ms at C=200
+	targetExecXargs   = 1.10 // fanout exec, 10,000 x true at C=8, against xargs -P
+	targetExecIdeal   = 1.05 // fanout exec, 1,000 x sleep 0.1 at C=100 (or no slower than xargs -P)
 )
 
 // summary is a cell's figures over its rounds.
@@ -156,12 +158,6 @@ func targets(cfg config, groups []*group) string {
 	if cfg.quick {
 		b.WriteString("A quick run: the workloads are smaller than the targets name, so these are indications only.\n\n")
 	}
-	verdict := func(ok bool) string {
-		if ok {
-			return "**met**"
-		}
-		return "**missed**"
-	}
 	find := func(kind string, stream bool, c int) *group {
 		var last *group
 		for _, g := range groups {
@@ -225,7 +221,52 @@ func targets(cfg config, groups []*group) string {
 				g.w.name, g.conc, x, targetLambdaIdeal, verdict(x <= targetLambdaIdeal))
 		}
 	}
+	b.WriteString(execTargets(groups))
 	return b.String()
+}
+
+// execTargets compares fanout exec with xargs -P and GNU parallel in each
+// exec group.
+func execTargets(groups []*group) string {
+	var b strings.Builder
+	median := func(g *group, prefix string) time.Duration {
+		for _, cl := range g.cells {
+			if strings.HasPrefix(cl.c.name, prefix) && cl.skipped == "" {
+				return summarize(cl).median
+			}
+		}
+		return 0
+	}
+	for _, g := range groups {
+		if g.w.kind != "exec" {
+			continue
+		}
+		f, x, p := refMedian(g), median(g, "xargs"), median(g, "GNU parallel")
+		if f == 0 || x == 0 {
+			continue
+		}
+		rx := float64(f) / float64(x)
+		if ideal := g.w.ideal(g.conc); ideal > 0 {
+			ri := float64(f) / float64(ideal)
+			fmt.Fprintf(&b, "- `fanout exec` at %s, C=%d: %.2fx the ideal, %.2fx xargs -P (target at most %.2fx the ideal, or no slower than xargs): %s\n",
+				g.w.name, g.conc, ri, rx, targetExecIdeal, verdict(ri <= targetExecIdeal || rx <= 1))
+		} else {
+			fmt.Fprintf(&b, "- `fanout exec` at %s, C=%d: %.2fx xargs -P (target at most %.2fx): %s\n",
+				g.w.name, g.conc, rx, targetExecXargs, verdict(rx <= targetExecXargs))
+		}
+		if p > 0 {
+			fmt.Fprintf(&b, "- `fanout exec` against GNU parallel at %s, C=%d: %.2fx faster; xargs -P is %.2fx faster (target: at least as far ahead as xargs): %s\n",
+				g.w.name, g.conc, float64(p)/float64(f), float64(p)/float64(x), verdict(f <= x))
+		}
+	}
+	return b.String()
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "**met**"
+	}
+	return "**missed**"
 }
 
 // machine describes where the figures were measured.
@@ -260,7 +301,8 @@ func machine(e *env) string {
 		"output to a file. CPU is user + system time of the median run, children included. \"requests / connections\" is what the test server saw in the last round. \"correct\" checks that every call has exactly one record with status 200. "+
 		"A contender that drops records is not timed. The Python rows are the seed article's pattern "+
 		"(asyncio.gather over loop.run_in_executor) with urllib; the Lambda ones POST unsigned with urllib, "+
-		"as boto3 is not installed.\n", serverPorts)
+		"as boto3 is not installed. The exec rows run `true` or `sleep 0.1` once per input line; "+
+		"fanout exec writes a JSON record per job (checked: one per line, each exit 0), the others nothing (checked: exit status 0).\n", serverPorts)
 	if why := missingReason(e.bin, "httpx"); why != "" {
 		fmt.Fprintf(&b, "\nhttpx: %s.\n", why)
 	}

@@ -12,9 +12,9 @@ import (
 // A workload is one list of calls, run at each of its concurrencies.
 type workload struct {
 	name    string
-	kind    string // "http" or "lambda"
+	kind    string // "http", "lambda" or "exec"
 	n       int
-	delay   time.Duration // how long the server blocks per call
+	delay   time.Duration // how long the server blocks per call (exec: how long each job sleeps; 0 runs true)
 	concs   []int
 	timeout time.Duration // per run; a run past it is marked, not timed
 	// stream marks the throughput workload read from stdin: contenders
@@ -36,6 +36,7 @@ func workloads(quick bool) []*workload {
 			{name: "http 400 x 50 ms", kind: "http", n: 400, delay: 50 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
 			{name: "http 20,000 at once, from stdin", kind: "http", n: 20_000, concs: []int{1000}, timeout: 2 * time.Minute, stream: true},
 			{name: "lambda 400 x 100 ms", kind: "lambda", n: 400, delay: 100 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
+			{name: "exec 100 x sleep 0.1", kind: "exec", n: 100, delay: 100 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
 		}
 	}
 	return []*workload{
@@ -44,6 +45,8 @@ func workloads(quick bool) []*workload {
 		{name: "http 100,000 at once, from stdin", kind: "http", n: 100_000, concs: []int{1000}, timeout: 4 * time.Minute, stream: true},
 		{name: "http 1,000,000 at once, from stdin", kind: "http", n: 1_000_000, concs: []int{1000}, timeout: 6 * time.Minute, stream: true},
 		{name: "lambda 2,000 x 100 ms", kind: "lambda", n: 2000, delay: 100 * time.Millisecond, concs: []int{50, 200}, timeout: 2 * time.Minute},
+		{name: "exec 10,000 x true", kind: "exec", n: 10_000, concs: []int{8}, timeout: 15 * time.Minute},
+		{name: "exec 1,000 x sleep 0.1", kind: "exec", n: 1000, delay: 100 * time.Millisecond, concs: []int{100}, timeout: 2 * time.Minute},
 	}
 }
 
@@ -52,6 +55,7 @@ type inputs struct {
 	urls     string // one URL per line (http)
 	curlCfg  string // the same URLs as a curl config (url + output per URL)
 	payloads string // one JSON payload per line (lambda)
+	lines    string // one argument per line (exec): N for true, the seconds to sleep for sleep
 }
 
 // writeInputs writes the input files of w into dir. HTTP calls go round
@@ -76,6 +80,17 @@ func writeInputs(dir string, w *workload, bases []string) (inputs, error) {
 		return path, f.Close()
 	}
 	var err error
+	if w.kind == "exec" {
+		in.lines, err = write("lines.txt", func(i int, b *bufio.Writer) {
+			if w.delay > 0 {
+				b.WriteString(strconv.FormatFloat(w.delay.Seconds(), 'f', -1, 64))
+			} else {
+				b.WriteString(strconv.Itoa(i))
+			}
+			b.WriteByte('\n')
+		})
+		return in, err
+	}
 	if w.kind == "lambda" {
 		in.payloads, err = write("payloads.jsonl", func(i int, b *bufio.Writer) {
 			fmt.Fprintf(b, "{\"i\":%d}\n", i)

@@ -3,8 +3,9 @@
 // only package main turns errors into exit codes (see ExitCode), so deferred
 // flushes always run.
 //
-// The subcommands are http.go (`fanout http`), lambda.go (`fanout lambda`)
-// and demo.go (`fanout demo`). The two streaming ones share their plumbing:
+// The subcommands are http.go (`fanout http`), lambda.go (`fanout lambda`),
+// exec.go (`fanout exec`, whose processes run in package procrun) and
+// demo.go (`fanout demo`). The streaming ones share their plumbing:
 //   - stream.go: runStream, the whole run of a streaming subcommand from
 //     input to output;
 //   - common.go: the shared flags (-c, --rate, --timeout, --retries,

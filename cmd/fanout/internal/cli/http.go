@@ -120,7 +120,7 @@ func openInput(cmd string, env Env, path string, args []string, maxLine int, nou
 	case len(args) > 0 && path != "":
 		return nil, 0, nil, usagef(cmd, "give %s either as arguments or with -i, not both", noun)
 	case len(args) > 0:
-		return argSource(ArgLines(args, maxLine)), len(args), nil, nil
+		return argSource(ArgLines(args, maxLine, skipComments)), len(args), nil, nil
 	case path == "-":
 		return NewLineReader(env.Stdin, maxLine, skipComments), -1, nil, nil
 	case path != "":

@@ -146,10 +146,11 @@ func shorten(line []byte) string {
 }
 
 // ArgLines yields command-line arguments as records, with the same rules as
-// a LineReader (trimmed, blank and comment arguments skipped).
-func ArgLines(args []string, maxBytes int) iter.Seq[Line] {
+// a LineReader (trimmed, blank arguments skipped, and those starting with #
+// when skipComments).
+func ArgLines(args []string, maxBytes int, skipComments bool) iter.Seq[Line] {
 	return func(yield func(Line) bool) {
-		lr := &LineReader{max: maxBytes, skipComments: true}
+		lr := &LineReader{max: maxBytes, skipComments: skipComments}
 		index := 0
 		for _, a := range args {
 			rec, ok := lr.record([]byte(a), len(a) > maxBytes)

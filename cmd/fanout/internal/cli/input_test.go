@@ -110,10 +110,19 @@ func TestLineReaderSmallReads(t *testing.T) {
 
 func TestArgLines(t *testing.T) {
 	var got []Line
-	for l := range ArgLines([]string{" http://example.com/ ", "", "#x", strings.Repeat("q", 26), "\xff"}, 25) {
+	for l := range ArgLines([]string{" http://example.com/ ", "", "#x", strings.Repeat("q", 26), "\xff"}, 25, true) {
 		got = append(got, l)
 	}
 	if diff := cmp.Diff([]string{"http://example.com/", "ERR " + strings.Repeat("q", 26), "ERR \uFFFD"}, texts(got)); diff != "" {
+		t.Error(diff)
+	}
+	// Without comment skipping (exec's ::: arguments, lambda's --payload),
+	// an argument starting with # is a record like any other.
+	got = nil
+	for l := range ArgLines([]string{"#x", " ", "# y"}, 25, false) {
+		got = append(got, l)
+	}
+	if diff := cmp.Diff([]string{"#x", "# y"}, texts(got)); diff != "" {
 		t.Error(diff)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fanout-go/fanout/cmd/fanout/internal/journal"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/procrun"
 	"github.com/fanout-go/fanout/httpcheck"
 	"github.com/fanout-go/fanout/lambdainvoke"
 )
@@ -85,4 +86,22 @@ func lambdaJournalOutcome(r lambdainvoke.Result) journal.Outcome {
 		}
 	}
 	return journal.Transient
+}
+
+// execOutcome: a job that exited 0 is done. One that could not start (no
+// such program, no permission, a bad input line) or exited non-zero failed
+// for good; one stopped by a timeout, a signal, --halt or an interrupt may
+// pass another time.
+func execOutcome(r ExecRecord) journal.Outcome {
+	switch {
+	case r.haltedOK:
+		return journal.Transient
+	case execSucceeded(r):
+		return journal.Done
+	}
+	switch procrun.Kind(r.ErrorKind) {
+	case procrun.KindTimeout, procrun.KindCanceled, procrun.KindSignal:
+		return journal.Transient
+	}
+	return journal.Failed
 }

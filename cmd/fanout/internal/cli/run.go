@@ -65,7 +65,9 @@ type Session struct {
 	// pending takes each record's journal line with --resume (see
 	// resume.go); skipped counts the inputs skipped as done.
 	pending *journal.Pending
-	skipped func() int64
+	// discardRecords: records are counted, not written (see streamJob).
+	discardRecords bool
+	skipped        func() int64
 }
 
 // progressInterval is how often the progress line is redrawn.
@@ -120,7 +122,11 @@ func (s *Session) ExecutorOptions(extra ...fanout.Option) []fanout.Option {
 // *FailedError when some record failed, else nil; problems writing the
 // output or the trace files come first.
 func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Records[R], closeExecutor func()) error {
-	out := NewWriter(s.screen.Stdout(), s.common.Output, spec, s.env.StdoutTTY)
+	var w io.Writer = s.screen.Stdout()
+	if s.discardRecords {
+		w = io.Discard
+	}
+	out := NewWriter(w, s.common.Output, spec, s.env.StdoutTTY && !s.discardRecords)
 	var (
 		t        tally
 		writeErr error

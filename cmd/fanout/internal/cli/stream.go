@@ -27,6 +27,12 @@ type streamJob[In, R any] struct {
 	records             Records[R]
 	close               func() // after the executor is closed; may be nil
 	resumable           Resumable[R]
+	// screen, when set, is the screen the job already writes to (exec's
+	// jobs print through it); nil: a new one over env's streams.
+	screen *console.Screen
+	// discardRecords counts the records but writes none (exec without -o,
+	// where the jobs' own output is the data).
+	discardRecords bool
 }
 
 // runStream reads the job's records, runs them on an executor configured by
@@ -40,7 +46,10 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if input != nil {
 		defer input.Close()
 	}
-	screen := env.Screen()
+	screen := j.screen
+	if screen == nil {
+		screen = env.Screen()
+	}
 	rr, err := startResume(j.cmd, screen.Stderr(), j.resumable)
 	if err != nil {
 		return err
@@ -54,6 +63,7 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if err != nil {
 		return err
 	}
+	s.discardRecords = j.discardRecords
 	if total < 0 && rr == nil {
 		defer countInput(ctx, s.Progress(), c.Input, j.skipComments)()
 	}
