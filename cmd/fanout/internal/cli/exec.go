@@ -338,6 +338,10 @@ type execRunner struct {
 // job is one input line's state across its attempts.
 type job struct {
 	line Line
+	// seq is the job's place among the jobs of this run, the index of its
+	// record: the line's own index unless --resume or --shard left lines
+	// out, and then the runner maps it back to the line's.
+	seq int
 
 	mu          sync.Mutex
 	attempts    int
@@ -464,11 +468,13 @@ func (r *execRunner) runAll(ctx context.Context, e *fanout.Executor, in iter.Seq
 		defer cancel(nil)
 		r.stopRunning = cancel
 		jobs := func(yield func(*job) bool) {
+			seq := 0
 			for l := range in {
 				if ctx.Err() != nil || r.haltedErr() != nil {
 					return // stop reading input once interrupted or halted
 				}
-				if !yield(&job{line: l}) {
+				seq++
+				if !yield(&job{line: l, seq: seq - 1}) {
 					return
 				}
 			}
@@ -502,7 +508,7 @@ func (r *execRunner) runAll(ctx context.Context, e *fanout.Executor, in iter.Seq
 func (r *execRunner) record(j *job, err error) ExecRecord {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	rec := ExecRecord{Index: j.line.Index, Input: j.line.Text, ExitCode: -1, Attempts: j.attempts}
+	rec := ExecRecord{Index: j.seq, Input: j.line.Text, ExitCode: -1, Attempts: j.attempts}
 	if res := j.res; res != nil {
 		rec.Argv = res.Argv
 		rec.ExitCode = res.ExitCode

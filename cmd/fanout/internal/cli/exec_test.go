@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -258,21 +260,45 @@ func TestExecNotFound(t *testing.T) {
 // TestExecOrder: a job that ends after a later one still comes first,
 // unless --unordered. Job a waits for a file that job b creates.
 func TestExecOrder(t *testing.T) {
-	for _, unordered := range []bool{false, true} {
-		t.Chdir(t.TempDir())
-		args := []string{"exec", "-c", "2"}
-		if unordered {
-			args = append(args, "--unordered")
-		}
-		script := `if [ $1 = a ]; then while [ ! -e b-done ]; do sleep 0.01; done; fi; echo $1; if [ $1 = b ]; then touch b-done; fi`
-		stdout, _, err := runCLI(t, "a\nb\n", append(args, "--", "sh", "-c", script, "sh")...)
-		want := "a\nb\n"
-		if unordered {
-			want = "b\na\n"
-		}
-		if err != nil || stdout != want {
-			t.Errorf("unordered=%v: %q, %v", unordered, stdout, err)
-		}
+	t.Chdir(t.TempDir())
+	script := `if [ $1 = a ]; then while [ ! -e b-done ]; do sleep 0.01; done; fi; echo $1; if [ $1 = b ]; then touch b-done; fi`
+	stdout, _, err := runCLI(t, "a\nb\n", "exec", "-c", "2", "--", "sh", "-c", script, "sh")
+	if err != nil || stdout != "a\nb\n" {
+		t.Errorf("ordered: %q, %v", stdout, err)
+	}
+}
+
+// TestExecUnordered: with --unordered a job's output is written as soon as
+// it ends. Job a runs until the test has read job b's output from the
+// binary's stdout, so a's output can only come second.
+func TestExecUnordered(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binary(t), "exec", "-c", "2", "--unordered", "--", "sh", "-c",
+		`if [ $1 = a ]; then while [ ! -e go-a ]; do sleep 0.01; done; fi; echo $1`, "sh")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader("a\nb\n")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	r := bufio.NewReader(out)
+	first, err := r.ReadString('\n')
+	if err != nil || first != "b\n" {
+		t.Fatalf("first output %q, %v: want b's while a still runs", first, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go-a"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(r)
+	if string(rest) != "a\n" {
+		t.Errorf("then %q, want a's output", rest)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
 	}
 }
 
@@ -568,5 +594,50 @@ func TestExecResumeHooks(t *testing.T) {
 		if got := execSucceeded(tt.r); got != tt.done {
 			t.Errorf("execSucceeded(%+v) = %v", tt.r, got)
 		}
+	}
+}
+
+// TestExecResume: exec keys its records on the command template, so a
+// second run with --resume runs only the jobs that did not exit 0, a third
+// runs nothing, and a changed command runs everything again. Each job
+// appends to a file named after its input, which counts its runs.
+func TestExecResume(t *testing.T) {
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "journal.jsonl")
+	inputs := "ok1\nfail\nok2\n"
+	script := `echo run >> "$0.count"; case "$0" in *fail) exit 3;; esac`
+	run := func(want int, extra ...string) []ExecRecord {
+		t.Helper()
+		args := append([]string{"exec", "-o", "jsonl", "--resume", journal}, extra...)
+		args = append(args, "--", "sh", "-c", script, filepath.Join(dir, "{}"))
+		stdout, stderr, err := runCLI(t, inputs, args...)
+		if got := failedCount(err); got != want {
+			t.Fatalf("%v: %d failed (%v), want %d; stderr %s", extra, got, err, want, stderr)
+		}
+		return decodeExec(t, stdout)
+	}
+	counts := func() (c [3]int) {
+		for i, name := range []string{"ok1", "fail", "ok2"} {
+			b, _ := os.ReadFile(filepath.Join(dir, name+".count"))
+			c[i] = strings.Count(string(b), "run")
+		}
+		return c
+	}
+	if recs := run(1); len(recs) != 3 {
+		t.Fatalf("first run: %d records, want 3", len(recs))
+	}
+	recs := run(1)
+	if len(recs) != 1 || recs[0].Input != "fail" || recs[0].Index != 1 {
+		t.Fatalf("second run: %+v, want only the failed job, index 1", recs)
+	}
+	if got := counts(); got != [3]int{1, 2, 1} {
+		t.Errorf("runs per input after the second run: %v, want [1 2 1]", got)
+	}
+	if recs := run(0, "--resume-skip-failed"); len(recs) != 0 {
+		t.Errorf("--resume-skip-failed ran %+v: an exit 3 is a failure for good", recs)
+	}
+	script += "; true"
+	if recs := run(1); len(recs) != 3 {
+		t.Errorf("a changed command ran %d jobs, want all 3", len(recs))
 	}
 }

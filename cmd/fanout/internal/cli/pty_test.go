@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -212,5 +213,38 @@ func TestPTYLambdaRowsCarryNoProgress(t *testing.T) {
 	}
 	if rows != n {
 		t.Errorf("%d rows on the terminal, want %d:\n%s", rows, n, strings.Join(lines, "\n"))
+	}
+}
+
+// TestPTYExecOutputCarriesNoProgress: with --progress on a terminal, the
+// jobs' own output goes through the same screen as the progress line, so
+// no line of it carries progress text and every line is whole.
+func TestPTYExecOutputCarriesNoProgress(t *testing.T) {
+	const n = 60
+	args := []string{"exec", "--progress", "-c", "3", "--", "sh", "-c", `sleep 0.0$(($1 % 5)); echo "job $1 says hello"; echo "job $1 done"`, "sh", ":::"}
+	for i := range n {
+		args = append(args, strconv.Itoa(i))
+	}
+	lines, raw, code := runInPTY(t, nil, nil, args...)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, strings.Join(lines, "\n"))
+	}
+	if !progressText.MatchString(raw) {
+		t.Fatalf("the progress line was never drawn; raw output %q", raw)
+	}
+	whole := regexp.MustCompile(`^job \d+ (says hello|done)$`)
+	got := 0
+	for _, l := range lines {
+		switch {
+		case progressText.MatchString(l):
+			t.Errorf("a line carries progress text: %q", l)
+		case whole.MatchString(l):
+			got++
+		case strings.Contains(l, "job "):
+			t.Errorf("a line is not whole: %q", l)
+		}
+	}
+	if got != 2*n {
+		t.Errorf("%d whole lines of the jobs on the terminal, want %d:\n%s", got, 2*n, strings.Join(lines, "\n"))
 	}
 }
