@@ -173,7 +173,7 @@ func runExec(ctx context.Context, env Env, args []string) error {
 		screen: screen,
 		// Records go to stdout only with -o; otherwise the jobs' output does.
 		discardRecords: !records,
-		args:           inputs, maxLine: maxExecLine, skipComments: false, readAhead: 256,
+		args:           inputs, maxLine: maxExecLine, skipComments: false,
 		input:    func(l Line) Line { return l },
 		execOpts: r.executorOptions(),
 		ordered: func(ctx context.Context, e *fanout.Executor, in iter.Seq[Line]) iter.Seq[ExecRecord] {

@@ -87,7 +87,7 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 	defer hosts.report(env.Stderr)
 	return runStream(ctx, env, &common, streamJob[httpcheck.Input, httpcheck.Result]{
 		cmd: "http", noun: "URLs", taskNoun: "URLs",
-		args: urls, maxLine: maxURLLine, skipComments: true, readAhead: 256,
+		args: urls, maxLine: maxURLLine, skipComments: true,
 		input:     func(l Line) httpcheck.Input { return httpcheck.Input{URL: l.Text, Err: l.Err} },
 		execOpts:  hosts.execOpts(checker.ExecutorOptions()),
 		ordered:   hosts.tap(checker.CheckAll),

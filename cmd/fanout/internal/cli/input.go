@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -164,48 +163,4 @@ func ArgLines(args []string, maxBytes int, skipComments bool) iter.Seq[Line] {
 			}
 		}
 	}
-}
-
-// readAhead reads src's records in a goroutine, at most buffer ahead of the
-// run, and yields them until ctx
-// ends. A read blocked on a quiet pipe (`tail -f urls | fanout http`) then
-// cannot hold up an interrupted run: the iteration returns at once, and the
-// reader stays blocked until the input moves or the process exits. Records
-// read ahead but not yielded when ctx ends get no output record: they come
-// after every yielded one, so the output stays a prefix of the input.
-func readAhead(ctx context.Context, src lineSource, buffer int) (_ iter.Seq[Line], readErr func() error) {
-	var err error
-	seq := func(yield func(Line) bool) {
-		ch := make(chan Line, buffer)
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			defer close(ch)
-			for l := range src.Lines() {
-				select {
-				case ch <- l:
-				case <-stop:
-					return
-				}
-			}
-		}()
-		defer close(stop)
-		for {
-			select {
-			case l, ok := <-ch:
-				if !ok {
-					<-done
-					err = src.Err() // the reader has returned
-					return
-				}
-				if !yield(l) {
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
-	return seq, func() error { return err }
 }

@@ -114,7 +114,7 @@ func runLambda(ctx context.Context, env Env, args []string) error {
 		cmd: "lambda", noun: "payloads", taskNoun: "invocations",
 		// Every non-blank line is a payload: a # line is invalid JSON and
 		// gets its record. Payloads may be 6 MB each: read few ahead.
-		args: payloads, maxLine: maxPayloadLine, skipComments: false, readAhead: 8,
+		args: payloads, maxLine: maxPayloadLine, skipComments: false,
 		input:     payloadInput,
 		execOpts:  iv.ExecutorOptions(),
 		ordered:   iv.InvokeAll,

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
 
@@ -20,7 +21,6 @@ type streamJob[In, R any] struct {
 	args                []string // records given on the command line
 	maxLine             int      // longest line read as a record
 	skipComments        bool     // skip lines starting with #
-	readAhead           int      // records read ahead of the run
 	input               func(Line) In
 	execOpts            []fanout.Option
 	ordered, unordered  func(context.Context, *fanout.Executor, iter.Seq[In]) iter.Seq[R]
@@ -67,10 +67,15 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if total < 0 && rr == nil {
 		defer countInput(ctx, s.Progress(), c.Input, j.skipComments)()
 	}
-	records, readErr := readAhead(ctx, lines, j.readAhead)
 	e := fanout.New(s.ExecutorOptions(j.execOpts...)...)
+	// Map reads the input on a goroutine of its own and returns as soon as
+	// ctx ends, even while a read blocks on a quiet pipe (`tail -f urls |
+	// fanout http`); that read then stays blocked until the input moves or
+	// the process exits. The reader's error is looked at only when the
+	// input was read to its end.
+	var inputDone atomic.Bool
 	in := func(yield func(In) bool) {
-		for l := range records {
+		for l := range lines.Lines() {
 			if !rr.take(l) {
 				continue
 			}
@@ -78,6 +83,7 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 				return
 			}
 		}
+		inputDone.Store(true)
 	}
 	all := j.ordered
 	if c.Unordered {
@@ -96,7 +102,10 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 		err = Drive(ctx, s, rr.results(all(ctx, e, in)), keyedRecords(j.records), closeExecutor)
 		err = rr.finish(s.Stderr(), j.noun, err)
 	}
-	if rerr := readErr(); rerr != nil {
+	if !inputDone.Load() {
+		return err
+	}
+	if rerr := lines.Err(); rerr != nil {
 		return fmt.Errorf("reading the input: %w", rerr)
 	}
 	return err
