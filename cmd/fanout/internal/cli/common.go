@@ -33,6 +33,17 @@ type Defaults struct {
 	Retries     int
 	// InputHelp describes -i for this subcommand.
 	InputHelp string
+	// RetriesHelp, OutputHelp and ProgressHelp replace the help of
+	// --retries, -o and --progress where the subcommand's meaning differs
+	// (exec); "" keeps the help of http and lambda.
+	RetriesHelp, OutputHelp, ProgressHelp string
+}
+
+func or(s, otherwise string) string {
+	if s != "" {
+		return s
+	}
+	return otherwise
 }
 
 // Register defines the shared flags on fs, with d's defaults and the
@@ -46,15 +57,15 @@ func (c *Common) Register(fs *FlagSet, env Env, d Defaults) {
 	fs.IntVar(&c.Concurrency, "c", "concurrency", d.Concurrency, "how many calls run at once")
 	fs.Float64Var(&c.Rate, "", "rate", 0, "most calls started per second, 0 for no limit")
 	fs.DurationVar(&c.Timeout, "", "timeout", d.Timeout, "time limit of each attempt, 0 for none")
-	fs.IntVar(&c.Retries, "", "retries", d.Retries, "how many times a failed call is retried when that is safe")
+	fs.IntVar(&c.Retries, "", "retries", d.Retries, or(d.RetriesHelp, "how many times a failed call is retried when that is safe"))
 	fs.BoolVar(&c.Unordered, "", "unordered", false, "write records as calls finish instead of in input order")
-	fs.Var(&c.Output, "o", "output", "FORMAT", "output format: jsonl, csv or table (default table on a terminal, else jsonl)")
+	fs.Var(&c.Output, "o", "output", "FORMAT", or(d.OutputHelp, "output format: jsonl, csv or table (default table on a terminal, else jsonl)"))
 	fs.StringVar(&c.Input, "i", "input", "FILE", "", d.InputHelp)
 	fs.DurationVar(&c.Slow, "", "slow", 0, "log calls slower than D to stderr, like asyncio's debug mode")
 	fs.StringVar(&c.Trace, "", "trace", "FILE", "", "write a Chrome/Perfetto trace of the run to FILE")
 	fs.StringVar(&c.Timeline, "", "timeline", "FILE", "", "write an HTML timeline of the run to FILE")
 	fs.BoolVar(&c.Summary, "", "summary", env.StderrTTY, "print a summary of the run to stderr (default on a terminal)")
-	fs.BoolVar(&c.Progress, "", "progress", env.StderrTTY, "show a progress line on stderr: count, total, rate, ETA (default on a terminal)")
+	fs.BoolVar(&c.Progress, "", "progress", env.StderrTTY, or(d.ProgressHelp, "show a progress line on stderr: count, total, rate, ETA (default on a terminal)"))
 }
 
 // Check validates the shared flags' values.

@@ -68,8 +68,11 @@ func runExec(ctx context.Context, env Env, args []string) error {
 	)
 	fs := NewFlagSet("exec", execSynopsis)
 	common.Register(fs, env, Defaults{
-		Concurrency: runtime.NumCPU(),
-		InputHelp:   "read input lines from FILE (- for stdin)",
+		Concurrency:  runtime.NumCPU(),
+		InputHelp:    "read input lines from FILE (- for stdin)",
+		RetriesHelp:  "run a job that exits non-zero up to N more times (N+1 runs in all; GNU parallel's --retries N means N in all)",
+		OutputHelp:   "write one record per input (jsonl, csv or table) instead of the jobs' own output",
+		ProgressHelp: "show a progress line on stderr: count, total, rate, ETA (off unless given: the jobs' output shares the terminal)",
 	})
 	fs.IntVar(&common.Concurrency, "j", "jobs", runtime.NumCPU(), "same as -c (default the number of CPUs)")
 	fs.BoolVar(&x.shell, "", "shell", false, "run the command line through sh -c, each replacement quoted for the shell")
