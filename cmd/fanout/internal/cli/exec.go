@@ -71,7 +71,7 @@ func runExec(ctx context.Context, env Env, args []string) error {
 		Concurrency:  runtime.NumCPU(),
 		InputHelp:    "read input lines from FILE (- for stdin)",
 		RetriesHelp:  "run a job that exits non-zero up to N more times (N+1 runs in all; GNU parallel's --retries N means N in all)",
-		OutputHelp:   "write one record per input (jsonl, csv or table) instead of the jobs' own output",
+		OutputHelp:   "write one record per input in FORMAT, jsonl, csv or table (default none: the jobs' own output)",
 		ProgressHelp: "show a progress line on stderr: count, total, rate, ETA (off unless given: the jobs' output shares the terminal)",
 	})
 	fs.IntVar(&common.Concurrency, "j", "jobs", runtime.NumCPU(), "same as -c (default the number of CPUs)")
