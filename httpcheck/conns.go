@@ -30,7 +30,18 @@ import (
 const (
 	newConnBurst  = 4
 	newConnSettle = 2 * time.Millisecond
-	maxClosers    = 4096 // hosts remembered to close connections
+	maxLearned    = 4096 // hosts whose traits are remembered
+)
+
+// A connect left unanswered for connectPatience times the host's quickest
+// connect (at least minConnectWait) lost its SYN to a full accept queue:
+// it is abandoned and made again at once, up to redials times with twice
+// the patience each time, rather than waiting for the kernel to send the
+// SYN again a second later. The host is then strict (see hostTraits).
+const (
+	connectPatience = 10
+	minConnectWait  = 20 * time.Millisecond
+	redials         = 3
 )
 
 // When the pool is full, a dial for a host without connections closes the
@@ -66,15 +77,25 @@ type connPool struct {
 	open  int                   // connections dialing or open
 	idle  *list.List            // of *poolConn, least recently used first
 	hosts map[string]*hostConns // by dial address
-	// closers are hosts that closed a connection after answering on it
-	// (HTTP/1.0, Connection: close): each of their requests dials anew,
-	// so their new connections count as unconfirmed until answered.
-	closers     map[string]bool
+	// learned is what past connections told of a host, kept after its
+	// connections close.
+	learned     map[string]hostTraits
 	room        chan struct{} // closed (and replaced) when room may have appeared
 	roomWaiters int           // dials waiting on room
 	// newHostWaiters of the roomWaiters are for hosts without
 	// connections: they may evict a connection as soon as it is idle.
 	newHostWaiters int
+}
+
+// hostTraits is what the pool learned of a host.
+type hostTraits struct {
+	// strict: its new connections count as unconfirmed until answered.
+	// Set for a host that closed a connection after answering on it
+	// (HTTP/1.0, Connection: close), where every request dials anew, and
+	// for one that left a connect unanswered (its accept queue was full).
+	strict bool
+	// connect is the quickest connect to it so far.
+	connect time.Duration
 }
 
 // hostConns counts one host's connections.
@@ -92,7 +113,7 @@ func newConnPool(dial func(ctx context.Context, network, addr string) (net.Conn,
 		settle:  newConnSettle,
 		idle:    list.New(),
 		hosts:   make(map[string]*hostConns),
-		closers: make(map[string]bool),
+		learned: make(map[string]hostTraits),
 		room:    make(chan struct{}),
 	}
 }
@@ -200,7 +221,7 @@ func (p *connPool) DialContext(ctx context.Context, network, addr string) (_ net
 		p.mu.Unlock()
 		return nil, err
 	}
-	c, err := p.dial(ctx, network, addr)
+	c, err := p.connect(ctx, network, addr)
 	if err != nil {
 		p.mu.Lock()
 		p.open--
@@ -215,12 +236,57 @@ func (p *connPool) DialContext(ctx context.Context, network, addr string) (_ net
 	// back of the line for eviction.
 	p.mu.Lock()
 	pc.elem = p.idle.PushBack(pc)
-	closer := p.closers[addr]
+	strict := p.learned[addr].strict
 	p.mu.Unlock()
-	if !closer {
+	if !strict {
 		pc.settle = time.AfterFunc(p.settle, pc.confirm)
 	}
 	return pc, nil
+}
+
+// connect dials addr, dialing again when a connect goes unanswered (see
+// connectPatience).
+func (p *connPool) connect(ctx context.Context, network, addr string) (net.Conn, error) {
+	for attempt := 0; ; attempt++ {
+		p.mu.Lock()
+		quickest := p.learned[addr].connect
+		p.mu.Unlock()
+		dctx, cancel := ctx, context.CancelFunc(func() {})
+		if quickest > 0 && attempt < redials {
+			wait := max(minConnectWait, connectPatience*quickest) << attempt
+			dctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		start := time.Now()
+		c, err := p.dial(dctx, network, addr)
+		took := max(time.Since(start), time.Microsecond) // 0 means unknown
+		unanswered := err != nil && ctx.Err() == nil && dctx.Err() == context.DeadlineExceeded
+		cancel()
+		p.mu.Lock()
+		switch {
+		case err == nil:
+			p.learnLocked(addr, func(h *hostTraits) {
+				if h.connect == 0 || took < h.connect {
+					h.connect = took
+				}
+			})
+		case unanswered:
+			p.learnLocked(addr, func(h *hostTraits) { h.strict = true })
+		}
+		p.mu.Unlock()
+		if !unanswered {
+			return c, err
+		}
+	}
+}
+
+// learnLocked updates what the pool knows of addr.
+func (p *connPool) learnLocked(addr string, update func(*hostTraits)) {
+	h, ok := p.learned[addr]
+	if !ok && len(p.learned) >= maxLearned {
+		clear(p.learned)
+	}
+	update(&h)
+	p.learned[addr] = h
 }
 
 // evictableLocked takes out of the idle list the connection idle the
@@ -356,11 +422,8 @@ func (c *poolConn) Close() error {
 		c.confirm()
 		p := c.pool
 		p.mu.Lock()
-		if c.used && !c.evicted.Load() && !p.closers[c.addr] {
-			if len(p.closers) >= maxClosers {
-				clear(p.closers)
-			}
-			p.closers[c.addr] = true
+		if c.used && !c.evicted.Load() {
+			p.learnLocked(c.addr, func(h *hostTraits) { h.strict = true })
 		}
 		c.closed = true
 		if c.elem != nil {

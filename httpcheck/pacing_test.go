@@ -113,3 +113,68 @@ func TestNewConnectionsArePaced(t *testing.T) {
 		}
 	})
 }
+
+// TestUnansweredConnectIsMadeAgain checks that a connect whose SYN a full
+// accept queue dropped is made again at once, not a second later when the
+// kernel would send the SYN again, and that the host's later connections
+// are then counted as unconfirmed until answered.
+func TestUnansweredConnectIsMadeAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			dials int
+		)
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			mu.Lock()
+			dials++
+			n := dials
+			mu.Unlock()
+			if n == 3 {
+				// The SYN is dropped: the kernel sends it again after a
+				// second, unless the connect is abandoned first.
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			client, server := net.Pipe()
+			wg.Go(func() {
+				// One answer per connection, then close: HTTP/1.0, as
+				// Python's http.server does.
+				defer server.Close()
+				req, err := http.ReadRequest(bufio.NewReader(server))
+				if err != nil {
+					return
+				}
+				req.Body.Close()
+				server.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"))
+			})
+			return client, nil
+		}
+		c := newChecker(Config{Method: http.MethodGet, MaxRedirects: DefaultMaxRedirects, Concurrency: 1, UserAgent: "fanout"}, dial)
+		e := fanout.New(fanout.WithLimit(1))
+		start := time.Now()
+		for r := range c.CheckAll(t.Context(), e, URLs("http://python.test/1", "http://python.test/2", "http://python.test/3", "http://python.test/4")) {
+			if r.Status != 200 {
+				t.Errorf("%+v", r)
+			}
+		}
+		took := time.Since(start)
+		e.Close()
+		c.Close()
+		wg.Wait()
+		if took >= time.Second {
+			t.Errorf("four checks took %v: the dropped connect waited for the kernel's retransmission", took)
+		}
+		if dials != 5 {
+			t.Errorf("%d dials, want 5 (4 and the one abandoned)", dials)
+		}
+		c.pool.mu.Lock()
+		defer c.pool.mu.Unlock()
+		if !c.pool.learned["python.test:80"].strict { // (also set by the closes)
+			t.Errorf("host not strict after an unanswered connect: %+v", c.pool.learned)
+		}
+	})
+}
