@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptrace"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,14 +253,18 @@ func (p *connPool) connect(ctx context.Context, network, addr string) (net.Conn,
 		quickest := p.learned[addr].connect
 		p.mu.Unlock()
 		dctx, cancel := ctx, context.CancelFunc(func() {})
-		if quickest > 0 && attempt < redials {
+		limited := quickest > 0 && attempt < redials
+		if limited {
 			wait := max(minConnectWait, connectPatience*quickest) << attempt
 			dctx, cancel = context.WithTimeout(ctx, wait)
 		}
 		start := time.Now()
 		c, err := p.dial(dctx, network, addr)
 		took := max(time.Since(start), time.Microsecond) // 0 means unknown
-		unanswered := err != nil && ctx.Err() == nil && dctx.Err() == context.DeadlineExceeded
+		// The dialer's own deadline, taken from dctx, may fire a moment
+		// before dctx reports it.
+		unanswered := err != nil && limited && ctx.Err() == nil &&
+			(dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded))
 		cancel()
 		p.mu.Lock()
 		switch {
