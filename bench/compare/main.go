@@ -32,7 +32,9 @@ type config struct {
 	httpx  bool
 	netns  bool
 	only   string
+	concs  string
 	out    string
+	before string // a git revision whose fanout runs beside this one
 
 	// Set by the outer process for the one it starts in the namespace.
 	inner    bool
@@ -61,8 +63,10 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds per workload; the table shows medians (ignored with -quick: 1)")
 	fs.BoolVar(&cfg.httpx, "httpx", true, "build and run projectdiscovery httpx v1.11.0")
 	fs.BoolVar(&cfg.netns, "netns", true, "run inside a new network namespace (unshare -n) when possible")
-	fs.StringVar(&cfg.only, "only", "", "run only the workloads whose name contains this text")
+	fs.StringVar(&cfg.only, "only", "", "run only the workloads whose name contains this text (or one of several, separated by |)")
+	fs.StringVar(&cfg.concs, "conc", "", "run only at these concurrencies (comma-separated)")
 	fs.StringVar(&cfg.out, "o", "", "also write the Markdown report to this file")
+	fs.StringVar(&cfg.before, "before", "", "also run fanout built from this git revision (rows marked before)")
 	fs.BoolVar(&cfg.inner, "inner", false, "internal: run the workloads with the binaries in -bin")
 	fs.StringVar(&cfg.bin, "bin", "", "internal: directory of the built binaries")
 	fs.BoolVar(&cfg.isolated, "isolated", false, "internal: running inside the namespace")
@@ -87,7 +91,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(bin)
-	if err := buildAll(ctx, bin, cfg.httpx); err != nil {
+	if err := buildAll(ctx, bin, cfg.httpx, cfg.before); err != nil {
 		return err
 	}
 	cfg.bin = bin
