@@ -188,9 +188,12 @@ var contenders = []contender{
 	},
 	{
 		name: "xargs -P C curl", kind: "http", format: statusKey, conc: same, python: true,
-		skip: all(notStreamed("one curl process per URL"), func(_ *env, w *workload, _ int) string {
-			if w.n > 2000 {
+		skip: all(notStreamed("one curl process per URL"), func(_ *env, w *workload, c int) string {
+			switch {
+			case w.n > 2000:
 				return "not run: one curl process per URL, minutes here; see the 2,000 list"
+			case c > fanoutDefaultC && !w.python:
+				return fmt.Sprintf("not run: one curl process per URL, as slow as at C=%d", fanoutDefaultC)
 			}
 			return ""
 		}),
