@@ -33,7 +33,11 @@ func newClient(ctx context.Context, cfg Config) (*lambda.Client, *connPool, erro
 		// would be opened and closed again for each call.
 		tr.MaxIdleConns = 2 * cfg.Concurrency
 		tr.MaxIdleConnsPerHost = cfg.Concurrency
-		tr.MaxConnsPerHost = 0
+		// No more connections than calls at once: without a cap net/http
+		// dials whenever no idle connection is free at that instant and
+		// keeps the extra one when another frees up first (1,089
+		// connections for 1,000 calls). Lambda is one host per region.
+		tr.MaxConnsPerHost = cfg.Concurrency
 		tr.IdleConnTimeout = 30 * time.Second
 		tr.DialContext = pool.dial
 	})
@@ -78,6 +82,7 @@ type connPool struct {
 	dialer *net.Dialer
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
+	peak   int // the most connections open at once
 }
 
 func (p *connPool) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -88,6 +93,7 @@ func (p *connPool) dial(ctx context.Context, network, addr string) (net.Conn, er
 	tc := &trackedConn{Conn: c, pool: p}
 	p.mu.Lock()
 	p.conns[tc] = struct{}{}
+	p.peak = max(p.peak, len(p.conns))
 	p.mu.Unlock()
 	return tc, nil
 }

@@ -18,7 +18,7 @@ const httpxVersion = "v1.11.0"
 // are set. A piece that does not
 // build is reported and left out (its file bin/NAME.err says why); only a
 // checkout where nothing builds is an error.
-func buildAll(ctx context.Context, bin string, withHTTPX, withRush bool) error {
+func buildAll(ctx context.Context, bin string, withHTTPX, withRush bool, before string) error {
 	root, err := repoRoot(ctx)
 	if err != nil {
 		return err
@@ -49,6 +49,12 @@ func buildAll(ctx context.Context, bin string, withHTTPX, withRush bool) error {
 	} else if err := os.Symlink(path, filepath.Join(bin, "rush")); err != nil {
 		return err
 	}
+	if before != "" {
+		if err := buildBefore(ctx, root, before, bin); err != nil {
+			logf("cannot build fanout at %s: %v", before, err)
+			writeErr(bin, "fanout-before", fmt.Sprintf("fanout at %s does not build: %v", before, err))
+		}
+	}
 	if !withHTTPX {
 		writeErr(bin, "httpx", "not run (-httpx=false)")
 		return nil
@@ -64,6 +70,25 @@ func buildAll(ctx context.Context, bin string, withHTTPX, withRush bool) error {
 
 // rushVersion is the shenwei356/rush release the harness builds.
 const rushVersion = "v0.9.0"
+
+// buildBefore builds fanout as it was at the git revision rev, from a copy
+// of that tree (git archive), into bin/fanout-before.
+func buildBefore(ctx context.Context, root, rev, bin string) error {
+	src, err := os.MkdirTemp("", "fanout-compare-before-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(src)
+	logf("building fanout at %s", rev)
+	archive := exec.CommandContext(ctx, "sh", "-c", `git -C "$1" archive "$2" | tar -x -C "$3"`, "sh", root, rev, src)
+	if out, err := archive.CombinedOutput(); err != nil {
+		return fmt.Errorf("git archive: %w: %s", err, lastLine(string(out)))
+	}
+	if out, err := goCmd(ctx, src, "build", "-o", filepath.Join(bin, "fanout-before"), "./cmd/fanout"); err != nil {
+		return fmt.Errorf("go build: %w: %s", err, lastLine(out))
+	}
+	return nil
+}
 
 // buildHTTPX builds httpx in a scratch module under the user cache
 // directory and returns the binary's path; a binary built before is reused.

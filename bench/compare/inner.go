@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,14 +51,17 @@ func runWorkloads(ctx context.Context, cfg config) error {
 
 	var groups []*group
 	for _, w := range workloads(cfg.quick) {
-		if cfg.only != "" && !strings.Contains(w.name, cfg.only) {
+		if !selected(cfg.only, w.name) {
 			continue
 		}
 		for _, c := range w.concs {
+			if cfg.concs != "" && !slices.Contains(strings.Split(cfg.concs, ","), strconv.Itoa(c)) {
+				continue
+			}
 			g := &group{w: w, conc: c}
 			for i := range contenders {
 				ct := &contenders[i]
-				if ct.kind == w.kind {
+				if ct.kind == w.kind && (!w.python || ct.python) && (!ct.before || cfg.before != "") {
 					g.cells = append(g.cells, &cell{c: ct})
 				}
 			}
@@ -96,6 +101,20 @@ func runWorkloads(ctx context.Context, cfg config) error {
 	}
 	fmt.Print(render(cfg, e, groups))
 	return fanoutFailures(groups)
+}
+
+// selected reports whether the workload name matches -only: one of its
+// texts separated by |, or any name when it is empty.
+func selected(only, name string) bool {
+	if only == "" {
+		return true
+	}
+	for _, text := range strings.Split(only, "|") {
+		if text != "" && strings.Contains(name, text) {
+			return true
+		}
+	}
+	return false
 }
 
 // fanoutFailures is an error when a fanout row was wrong or did not run to
@@ -144,12 +163,21 @@ func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*gro
 		e.lambda = ls.urls[0]
 		counted = ls
 	}
+	bases := httpServer.urls
+	if w.python {
+		ps, err := startPython(ctx, work)
+		if err != nil {
+			return fmt.Errorf("start python3 -m http.server: %w", err)
+		}
+		defer ps.stop()
+		bases, counted = []string{ps.url}, nil
+	}
 	dir := filepath.Join(work, "inputs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	in, err := writeInputs(dir, w, httpServer.urls)
+	in, err := writeInputs(dir, w, bases)
 	if err != nil {
 		return err
 	}
@@ -264,6 +292,9 @@ func startServer(ctx context.Context, work, exe string, args ...string) (*server
 // counters asks the server for its request and connection counts; ok is
 // false when it does not answer.
 func (s *server) counters() (requests, conns int64, ok bool) {
+	if s == nil {
+		return 0, 0, false // a server that does not count
+	}
 	select {
 	case <-s.stats: // a stale answer
 	default:

@@ -34,7 +34,9 @@ type config struct {
 	netns  bool
 	only   string
 	adapt  bool // -adaptive: the adaptive per-host workload only (adaptive.go)
+	concs  string
 	out    string
+	before string // a git revision whose fanout runs beside this one
 
 	// Set by the outer process for the one it starts in the namespace.
 	inner    bool
@@ -64,9 +66,11 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.httpx, "httpx", true, "build and run projectdiscovery httpx v1.11.0")
 	fs.BoolVar(&cfg.rush, "rush", true, "build and run rush "+rushVersion+" in the exec workloads")
 	fs.BoolVar(&cfg.netns, "netns", true, "run inside a new network namespace (unshare -n) when possible")
-	fs.StringVar(&cfg.only, "only", "", "run only the workloads whose name contains this text")
+	fs.StringVar(&cfg.only, "only", "", "run only the workloads whose name contains this text (or one of several, separated by |)")
 	fs.BoolVar(&cfg.adapt, "adaptive", false, "run only the adaptive per-host workload: --adaptive against fixed --per-host values")
+	fs.StringVar(&cfg.concs, "conc", "", "run only at these concurrencies (comma-separated)")
 	fs.StringVar(&cfg.out, "o", "", "also write the Markdown report to this file")
+	fs.StringVar(&cfg.before, "before", "", "also run fanout built from this git revision (rows marked before)")
 	fs.BoolVar(&cfg.inner, "inner", false, "internal: run the workloads with the binaries in -bin")
 	fs.StringVar(&cfg.bin, "bin", "", "internal: directory of the built binaries")
 	fs.BoolVar(&cfg.isolated, "isolated", false, "internal: running inside the namespace")
@@ -91,7 +95,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer os.RemoveAll(bin)
-	if err := buildAll(ctx, bin, cfg.httpx, cfg.rush); err != nil {
+	if err := buildAll(ctx, bin, cfg.httpx, cfg.rush, cfg.before); err != nil {
 		return err
 	}
 	cfg.bin = bin

@@ -21,6 +21,11 @@ type workload struct {
 	// that hold the whole input in memory, or start a process per call,
 	// are left out.
 	stream bool
+	// python marks the workload served by `python3 -m http.server`, which
+	// the harness starts for it: a server with a listen backlog of 5 that
+	// closes every connection after its answer. Only fanout, curl and
+	// xargs + curl run it.
+	python bool
 }
 
 // ideal is the wall time of n calls of delay each, c at a time, with no
@@ -34,6 +39,7 @@ func workloads(quick bool) []*workload {
 	if quick {
 		return []*workload{
 			{name: "http 400 x 50 ms", kind: "http", n: 400, delay: 50 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
+			pythonWorkload,
 			{name: "http 20,000 at once, from stdin", kind: "http", n: 20_000, concs: []int{1000}, timeout: 2 * time.Minute, stream: true},
 			{name: "lambda 400 x 100 ms", kind: "lambda", n: 400, delay: 100 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
 			{name: "exec 100 x sleep 0.1", kind: "exec", n: 100, delay: 100 * time.Millisecond, concs: []int{50}, timeout: time.Minute},
@@ -44,11 +50,18 @@ func workloads(quick bool) []*workload {
 		{name: "http 20,000 x 50 ms", kind: "http", n: 20_000, delay: 50 * time.Millisecond, concs: []int{50, 500}, timeout: 5 * time.Minute},
 		{name: "http 100,000 at once, from stdin", kind: "http", n: 100_000, concs: []int{1000}, timeout: 4 * time.Minute, stream: true},
 		{name: "http 1,000,000 at once, from stdin", kind: "http", n: 1_000_000, concs: []int{1000}, timeout: 6 * time.Minute, stream: true},
+		pythonWorkload,
 		{name: "lambda 2,000 x 100 ms", kind: "lambda", n: 2000, delay: 100 * time.Millisecond, concs: []int{50, 200}, timeout: 2 * time.Minute},
+		{name: "lambda 10,000 x 100 ms", kind: "lambda", n: 10_000, delay: 100 * time.Millisecond, concs: []int{1000}, timeout: 3 * time.Minute},
 		{name: "exec 10,000 x true", kind: "exec", n: 10_000, concs: []int{8}, timeout: 15 * time.Minute},
 		{name: "exec 1,000 x sleep 0.1", kind: "exec", n: 1000, delay: 100 * time.Millisecond, concs: []int{100}, timeout: 2 * time.Minute},
 	}
 }
+
+// pythonWorkload is 200 URLs of a small file served by `python3 -m
+// http.server` at -c 20: what a new user tries first.
+var pythonWorkload = &workload{name: "http 200 from python3 -m http.server", kind: "http", n: 200,
+	concs: []int{20}, timeout: time.Minute, python: true}
 
 // inputs are the files a workload's contenders read.
 type inputs struct {
@@ -98,6 +111,9 @@ func writeInputs(dir string, w *workload, bases []string) (inputs, error) {
 		return in, err
 	}
 	query := "/status/200?"
+	if w.python {
+		query = "/" + pythonFile + "?"
+	}
 	if w.delay > 0 {
 		query += "delay=" + w.delay.String() + "&"
 	}

@@ -1,0 +1,546 @@
+package httpcheck
+
+import (
+	"container/list"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http/httptrace"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection pacing: at most newConnBurst connections to one host may be
+// unconfirmed at once. A connection is confirmed when the server first
+// answers on it, or newConnSettle after its connect completed, whichever
+// comes first; a connect still waiting for the server's SYN-ACK counts
+// until it ends. A server whose listen backlog is small (Python's
+// http.server: 5) takes a burst this size at once, where twenty
+// simultaneous SYNs would overflow it and the dropped ones wait a second to
+// be sent again. The settle time lets a server that answers slowly but
+// accepts at once (most servers: their backlog is in the thousands) get
+// its connections in a few milliseconds. Once a host has closed a
+// connection after answering (HTTP/1.0 and Connection: close, as Python's
+// http.server does), every request to it dials anew, so its connections
+// are confirmed only by an answer: the server then never has more than
+// newConnBurst of fanout's connections waiting to be accepted.
+const (
+	newConnBurst  = 4
+	newConnSettle = 2 * time.Millisecond
+	maxLearned    = 4096 // hosts whose traits are remembered
+)
+
+// A connect left unanswered for connectPatience times the host's quickest
+// connect (at least minConnectWait) lost its SYN to a full accept queue:
+// it is abandoned and made again at once, up to redials times with twice
+// the patience each time, rather than waiting for the kernel to send the
+// SYN again a second later. The host is then strict (see hostTraits).
+// minConnectWait is well above a loopback or LAN connect on a busy machine:
+// at 20 ms, a loaded two-core machine abandoned connects the server had
+// accepted (37 extra connections in 20,000 checks at C=1000).
+const (
+	connectPatience = 10
+	minConnectWait  = 200 * time.Millisecond
+	redials         = 3
+)
+
+// When the pool is full, a dial for a host without connections closes the
+// connection idle the longest; a dial for a host that has some (all in
+// use) waits for one of them, and closes only a connection idle for
+// evictIdle at least. Requests to a few hosts then keep their connections
+// instead of churning them between hosts as the mix of hosts in flight
+// varies, while connections to hosts no longer asked for still make room.
+// A new connection no request has used yet is never evicted before
+// unusedGrace: net/http may be handing it to the request it was dialed for,
+// and retries a request only on a reused connection.
+const (
+	evictIdle   = time.Second
+	unusedGrace = time.Second
+)
+
+// errDialNotNeeded ends a dial that waited for room while the request it
+// was started for got a connection some other way.
+var errDialNotNeeded = errors.New("httpcheck: dial no longer needed")
+
+// connPool opens the transport's connections. It keeps the number of open
+// connections (dialing, in use or idle) at most max, closing the connection
+// idle the longest when a new one is needed and none is free, and paces new
+// connections to each host (see newConnBurst). Which connections are idle
+// it learns from the checks themselves (see requestConns): net/http's pool
+// does not say.
+type connPool struct {
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	max    int
+	settle time.Duration
+
+	mu    sync.Mutex
+	open  int                   // connections dialing or open
+	idle  *list.List            // of *poolConn, least recently used first
+	hosts map[string]*hostConns // by dial address
+	// learned is what past connections told of a host, kept after its
+	// connections close.
+	learned     map[string]hostTraits
+	room        chan struct{} // closed (and replaced) when room may have appeared
+	roomWaiters int           // dials waiting on room
+	// newHostWaiters of the roomWaiters are for hosts without
+	// connections: they may evict a connection as soon as it is idle.
+	newHostWaiters int
+}
+
+// hostTraits is what the pool learned of a host.
+type hostTraits struct {
+	// strict: its new connections count as unconfirmed until answered.
+	// Set for a host that closed a connection after answering on it
+	// (HTTP/1.0, Connection: close), where every request dials anew, and
+	// for one that left a connect unanswered (its accept queue was full).
+	strict bool
+	// connect is the quickest connect to it so far.
+	connect time.Duration
+}
+
+// hostConns counts one host's connections.
+type hostConns struct {
+	open        int           // dialing or open
+	unconfirmed int           // new ones not yet confirmed
+	confirmed   chan struct{} // closed (and replaced) when one is confirmed
+	waiters     int           // dials waiting on confirmed
+}
+
+func newConnPool(dial func(ctx context.Context, network, addr string) (net.Conn, error), max int) *connPool {
+	return &connPool{
+		dial:    dial,
+		max:     max,
+		settle:  newConnSettle,
+		idle:    list.New(),
+		hosts:   make(map[string]*hostConns),
+		learned: make(map[string]hostTraits),
+		room:    make(chan struct{}),
+	}
+}
+
+// roomLocked wakes the dials waiting for room: a connection closed. p.mu
+// must be held.
+func (p *connPool) roomLocked() {
+	if p.roomWaiters > 0 {
+		close(p.room)
+		p.room = make(chan struct{})
+	}
+}
+
+// DialContext opens a connection to addr once there is room for it: fewer
+// than max connections open and fewer than newConnBurst unconfirmed to this
+// host. It gives up when ctx ends or when the request it was started for
+// got a connection while it waited.
+func (p *connPool) DialContext(ctx context.Context, network, addr string) (_ net.Conn, err error) {
+	var notNeeded <-chan struct{}
+	if rc := requestConnsFrom(ctx); rc != nil {
+		notNeeded = rc.waiting()
+	}
+	var (
+		aged   *time.Timer // when the next idle connection may be evicted
+		waited []*int      // the waiter counts this dial is counted in
+	)
+	defer func() {
+		if aged != nil {
+			aged.Stop()
+		}
+	}()
+	stopWaiting := func() {
+		for _, n := range waited {
+			*n--
+		}
+		waited = waited[:0]
+	}
+	for {
+		p.mu.Lock()
+		stopWaiting()
+		h := p.hosts[addr]
+		if h == nil {
+			h = &hostConns{}
+			p.hosts[addr] = h
+		}
+		var evictIn time.Duration // > 0: an idle connection may be evicted then
+		if p.open >= p.max {
+			var victim *poolConn
+			victim, evictIn = p.evictableLocked(addr, h.open == 0, time.Now())
+			if victim != nil {
+				// Full, but a connection to another host sits idle:
+				// close the one idle the longest. Its Close gives its
+				// room back.
+				p.mu.Unlock()
+				victim.evict()
+				continue
+			}
+		}
+		if p.open < p.max && h.unconfirmed < newConnBurst {
+			p.open++
+			h.open++
+			h.unconfirmed++
+			p.mu.Unlock()
+			break
+		}
+		var wake chan struct{}
+		full := p.open >= p.max
+		switch {
+		case full && h.open == 0:
+			wake, waited = p.room, append(waited, &p.roomWaiters, &p.newHostWaiters)
+		case full:
+			wake, waited = p.room, append(waited, &p.roomWaiters)
+		default:
+			if h.confirmed == nil {
+				h.confirmed = make(chan struct{})
+			}
+			wake, waited = h.confirmed, append(waited, &h.waiters)
+		}
+		for _, n := range waited {
+			*n++
+		}
+		p.mu.Unlock()
+		var agedC <-chan time.Time
+		if evictIn > 0 {
+			if aged == nil {
+				aged = time.NewTimer(evictIn)
+			} else {
+				aged.Reset(evictIn)
+			}
+			agedC = aged.C
+		}
+		select {
+		case <-wake:
+			continue
+		case <-agedC:
+			continue
+		case <-notNeeded:
+			err = errDialNotNeeded
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		p.mu.Lock()
+		stopWaiting()
+		p.forgetLocked(addr, h)
+		p.mu.Unlock()
+		return nil, err
+	}
+	c, err := p.connect(ctx, network, addr)
+	if err != nil {
+		p.mu.Lock()
+		p.open--
+		p.hosts[addr].open--
+		p.confirmLocked(addr)
+		p.roomLocked()
+		p.mu.Unlock()
+		return nil, err
+	}
+	pc := &poolConn{Conn: c, pool: p, addr: addr, idleSince: time.Now()}
+	// A new connection is idle until a request takes it; it goes at the
+	// back of the line for eviction.
+	p.mu.Lock()
+	pc.elem = p.idle.PushBack(pc)
+	strict := p.learned[addr].strict
+	p.mu.Unlock()
+	if !strict {
+		pc.settle = time.AfterFunc(p.settle, pc.confirm)
+	}
+	return pc, nil
+}
+
+// connect dials addr, dialing again when a connect goes unanswered (see
+// connectPatience).
+func (p *connPool) connect(ctx context.Context, network, addr string) (net.Conn, error) {
+	for attempt := 0; ; attempt++ {
+		p.mu.Lock()
+		quickest := p.learned[addr].connect
+		p.mu.Unlock()
+		dctx, cancel := ctx, context.CancelFunc(func() {})
+		limited := quickest > 0 && attempt < redials
+		if limited {
+			wait := max(minConnectWait, connectPatience*quickest) << attempt
+			dctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		start := time.Now()
+		c, err := p.dial(dctx, network, addr)
+		took := max(time.Since(start), time.Microsecond) // 0 means unknown
+		// The dialer's own deadline, taken from dctx, may fire a moment
+		// before dctx reports it.
+		unanswered := err != nil && limited && ctx.Err() == nil &&
+			(dctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded))
+		cancel()
+		p.mu.Lock()
+		switch {
+		case err == nil:
+			p.learnLocked(addr, func(h *hostTraits) {
+				if h.connect == 0 || took < h.connect {
+					h.connect = took
+				}
+			})
+		case unanswered:
+			p.learnLocked(addr, func(h *hostTraits) { h.strict = true })
+		}
+		p.mu.Unlock()
+		if !unanswered {
+			return c, err
+		}
+	}
+}
+
+// learnLocked updates what the pool knows of addr.
+func (p *connPool) learnLocked(addr string, update func(*hostTraits)) {
+	h, ok := p.learned[addr]
+	if !ok && len(p.learned) >= maxLearned {
+		clear(p.learned)
+	}
+	update(&h)
+	p.learned[addr] = h
+}
+
+// evictableLocked takes out of the idle list the connection idle the
+// longest that may be evicted for a dial to addr (see evictIdle; any age
+// when newHost), or returns nil and how long until one may be (0: none
+// will without a change). An idle connection to addr itself is left
+// alone: net/http hands it to a request waiting for addr, the one dialing
+// perhaps, which then stops waiting.
+func (p *connPool) evictableLocked(addr string, newHost bool, now time.Time) (*poolConn, time.Duration) {
+	var wait time.Duration
+	for e := p.idle.Front(); e != nil; e = e.Next() {
+		c := e.Value.(*poolConn)
+		if c.addr == addr {
+			continue
+		}
+		var in time.Duration
+		if !c.used {
+			in = c.idleSince.Add(unusedGrace).Sub(now)
+		} else if !newHost {
+			in = c.idleSince.Add(evictIdle).Sub(now)
+		}
+		if in <= 0 {
+			p.idle.Remove(e)
+			c.elem = nil
+			return c, 0
+		}
+		if wait == 0 || in < wait {
+			wait = in
+		}
+	}
+	return nil, wait
+}
+
+// confirmLocked counts one new connection to addr as confirmed.
+func (p *connPool) confirmLocked(addr string) {
+	h := p.hosts[addr]
+	h.unconfirmed--
+	if h.waiters > 0 {
+		close(h.confirmed)
+		h.confirmed = make(chan struct{})
+	}
+	p.forgetLocked(addr, h)
+}
+
+// forgetLocked drops the counts of a host without connections or dials.
+func (p *connPool) forgetLocked(addr string, h *hostConns) {
+	if h.open == 0 && h.unconfirmed == 0 && h.waiters == 0 {
+		delete(p.hosts, addr)
+	}
+}
+
+// take marks c as used by one more request.
+func (p *connPool) take(c *poolConn) {
+	p.mu.Lock()
+	c.users++
+	c.used = true
+	if c.elem != nil {
+		p.idle.Remove(c.elem)
+		c.elem = nil
+	}
+	p.mu.Unlock()
+}
+
+// release marks c as used by one request fewer; unused, it may be evicted.
+func (p *connPool) release(c *poolConn) {
+	p.mu.Lock()
+	if c.users > 0 {
+		c.users--
+	}
+	if c.users == 0 && c.elem == nil && !c.closed {
+		c.idleSince = time.Now()
+		c.elem = p.idle.PushBack(c)
+		if p.newHostWaiters > 0 {
+			p.roomLocked()
+		}
+	}
+	p.mu.Unlock()
+}
+
+// poolConn is a connection of a connPool.
+type poolConn struct {
+	net.Conn
+	pool *connPool
+	addr string
+
+	settle    *time.Timer
+	confirmed atomic.Bool
+	evicted   atomic.Bool
+	closeOnce sync.Once
+
+	// Guarded by pool.mu.
+	idleSince time.Time     // when the last request gave it back, or it was dialed
+	users     int           // requests using it (HTTP/2 shares one)
+	used      bool          // by a request, ever
+	elem      *list.Element // in pool.idle when unused
+	closed    bool
+}
+
+// evict closes c to make room. Should net/http have just handed it to a
+// request, that request then reads the end of file of a server that
+// closed an idle connection, and net/http retries it on another.
+func (c *poolConn) evict() {
+	c.evicted.Store(true)
+	c.Close()
+}
+
+func (c *poolConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && c.evicted.Load() {
+		return n, io.EOF
+	}
+	if n > 0 && !c.confirmed.Load() {
+		c.confirm()
+	}
+	return n, err
+}
+
+// confirm counts c as accepted by the server: the server answered on it,
+// or it has been open for the settle time.
+func (c *poolConn) confirm() {
+	if c.confirmed.CompareAndSwap(false, true) {
+		c.pool.mu.Lock()
+		c.pool.confirmLocked(c.addr)
+		c.pool.mu.Unlock()
+	}
+}
+
+func (c *poolConn) Close() error {
+	c.closeOnce.Do(func() {
+		if c.settle != nil {
+			c.settle.Stop()
+		}
+		c.confirm()
+		p := c.pool
+		p.mu.Lock()
+		if c.used && !c.evicted.Load() {
+			p.learnLocked(c.addr, func(h *hostTraits) { h.strict = true })
+		}
+		c.closed = true
+		if c.elem != nil {
+			p.idle.Remove(c.elem)
+			c.elem = nil
+		}
+		p.open--
+		h := p.hosts[c.addr]
+		h.open--
+		p.forgetLocked(c.addr, h)
+		p.roomLocked()
+		p.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// requestConns follows the connections one check's requests use (one per
+// redirect hop), so that the pool knows which connections are idle.
+type requestConns struct {
+	pool *connPool
+
+	mu     sync.Mutex
+	conns  []*poolConn
+	want   chan struct{} // closed when the hop waiting for a connection got one
+	wanted bool          // want is still open
+}
+
+type requestConnsKey struct{}
+
+func requestConnsFrom(ctx context.Context) *requestConns {
+	rc, _ := ctx.Value(requestConnsKey{}).(*requestConns)
+	return rc
+}
+
+// withRequestConns returns ctx carrying rc and the client trace that feeds
+// it.
+func (p *connPool) withRequestConns(ctx context.Context) (context.Context, *requestConns) {
+	rc := &requestConns{pool: p}
+	ctx = context.WithValue(ctx, requestConnsKey{}, rc)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) { rc.getConn() },
+		GotConn: rc.gotConn,
+	}), rc
+}
+
+// waiting returns a channel closed when the current hop no longer needs a
+// new connection.
+func (rc *requestConns) waiting() <-chan struct{} {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.want == nil {
+		rc.want, rc.wanted = make(chan struct{}), true
+	}
+	return rc.want
+}
+
+// gotOneLocked closes want: the hop has its connection. rc.mu must be held.
+func (rc *requestConns) gotOneLocked() {
+	if rc.wanted {
+		close(rc.want)
+		rc.wanted = false
+	}
+}
+
+// getConn starts a hop: the connections of earlier hops were given back
+// when their responses were closed.
+func (rc *requestConns) getConn() {
+	rc.mu.Lock()
+	conns := rc.conns
+	rc.conns = nil
+	rc.gotOneLocked()
+	rc.want, rc.wanted = make(chan struct{}), true
+	rc.mu.Unlock()
+	for _, c := range conns {
+		rc.pool.release(c)
+	}
+}
+
+func (rc *requestConns) gotConn(info httptrace.GotConnInfo) {
+	c := asPoolConn(info.Conn)
+	rc.mu.Lock()
+	rc.gotOneLocked()
+	if c != nil {
+		rc.conns = append(rc.conns, c)
+	}
+	rc.mu.Unlock()
+	if c != nil {
+		rc.pool.take(c)
+	}
+}
+
+// done gives back every connection the check used: its response is
+// closed.
+func (rc *requestConns) done() {
+	rc.mu.Lock()
+	conns := rc.conns
+	rc.conns = nil
+	rc.gotOneLocked()
+	rc.mu.Unlock()
+	for _, c := range conns {
+		rc.pool.release(c)
+	}
+}
+
+// asPoolConn finds the pool's connection under a TLS one.
+func asPoolConn(c net.Conn) *poolConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	pc, _ := c.(*poolConn)
+	return pc
+}
