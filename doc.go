@@ -42,7 +42,9 @@
 // Fairness: tasks start in the order they were admitted (per key, then
 // overall). When the queue is full, a Submit whose task can start at once
 // is admitted at once; the others block, and get queue places in the order
-// they blocked, as many at once as places free.
+// they blocked, as many at once as places free. Map's workers, which keep
+// their slots from input to input, give them back between batches when
+// other tasks wait, and queue again behind them.
 //
 // # Guarantees
 //

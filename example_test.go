@@ -158,14 +158,12 @@ func ExampleWithPanicHandler() {
 		panics.Add(1) // or log p.Stack, or panic(p) to crash as a bare goroutine would
 	}))
 	f := fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
-		var m map[string]int
-		m["x"] = 1 // a bug
-		return 0, nil
+		panic("unexpected state") // a bug
 	})
 	ex.Close()
 	_, err := f.Await(context.Background())
 	fmt.Println(panics.Load(), err)
-	// Output: 1 fanout: task panicked: assignment to entry in nil map
+	// Output: 1 fanout: task panicked: unexpected state
 }
 
 // startCounter is an Observer that implements one hook: NopObserver

@@ -436,6 +436,9 @@ func (e *Executor) submit(t *task, try bool) bool {
 
 // queued numbers t and tells observers.
 func (e *Executor) queued(t *task) {
+	if t.helper {
+		return
+	}
 	t.info.ID = e.nextID.Add(1)
 	if e.observed {
 		now := time.Now()
@@ -514,6 +517,14 @@ func (e *Executor) parentDone(g *parentGroup) {
 	for _, t := range all {
 		t.cancel(context.Cause(t.parent), byCancel)
 	}
+}
+
+// contended reports whether tasks wait for an overall slot or for queue
+// room: a Map worker then gives its slot back (see stream).
+func (e *Executor) contended() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.global.n > 0 || len(e.submitters) > 0
 }
 
 // startsNowLocked reports whether t would start at once: a free slot, its

@@ -74,6 +74,7 @@ type task struct {
 	phase       atomic.Int32
 	attempts    int // written by the task's goroutine only
 	abandonSeen bool
+	helper      bool // a Map worker: not counted in Stats, not told to observers
 
 	// done is the Done channel, made only when someone asks for it: most
 	// futures are awaited through wg and never need one, and a channel is
@@ -333,6 +334,8 @@ func (t *task) settle(err error, how settleKind) bool {
 		}
 	}
 	switch { // counted before anyone can see the future settled
+	case t.helper:
+		// A Map worker: its inputs are counted, not itself.
 	case err == nil:
 		e.completed.Add(1)
 	case how == byCancel:

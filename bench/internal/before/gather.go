@@ -1,0 +1,85 @@
+package fanout
+
+import (
+	"context"
+	"iter"
+)
+
+// settledIndexes returns a channel on which each future's index is sent
+// when it settles. The channel has room for every future, so the senders
+// never block, even after the caller stopped reading.
+func settledIndexes[T any](fs []*Future[T]) chan int {
+	ch := make(chan int, len(fs))
+	for i, f := range fs {
+		f.t.onSettle(func() { ch <- i })
+	}
+	return ch
+}
+
+// Gather waits for every future and returns their values in argument order,
+// like asyncio.gather. The first error, in time, cancels the other futures
+// and is returned; the others' errors are then likely context.Canceled. If
+// ctx ends first, Gather returns ctx's cause and leaves the futures running.
+func Gather[T any](ctx context.Context, fs ...*Future[T]) ([]T, error) {
+	ch := settledIndexes(fs)
+	for range fs {
+		select {
+		case i := <-ch:
+			if err := fs[i].t.err; err != nil {
+				for _, f := range fs {
+					f.Cancel()
+				}
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	out := make([]T, len(fs))
+	for i, f := range fs {
+		out[i] = f.val
+	}
+	return out, nil
+}
+
+// GatherAll waits for every future and returns all their outcomes in
+// argument order, errors included, like asyncio.gather with
+// return_exceptions=True. If ctx ends first, the futures not yet settled get
+// ctx's cause as their error and go on running.
+func GatherAll[T any](ctx context.Context, fs ...*Future[T]) []Result[T] {
+	out := make([]Result[T], len(fs))
+	for i, f := range fs {
+		v, err := f.Await(ctx)
+		out[i] = Result[T]{Value: v, Err: err}
+	}
+	return out
+}
+
+// AsCompleted yields each future's index and outcome as it settles, in
+// completion order, like asyncio.as_completed. Every future is yielded
+// once: if ctx ends first, the rest are yielded at once, in argument order,
+// with ctx's cause as their error (they go on running). Stopping the loop
+// early cancels nothing.
+func AsCompleted[T any](ctx context.Context, fs ...*Future[T]) iter.Seq2[int, Result[T]] {
+	return func(yield func(int, Result[T]) bool) {
+		ch := settledIndexes(fs)
+		yielded := make([]bool, len(fs))
+		for range fs {
+			select {
+			case i := <-ch:
+				yielded[i] = true
+				r, _ := fs[i].Result()
+				if !yield(i, r) {
+					return
+				}
+			case <-ctx.Done():
+				for i := range fs {
+					if !yielded[i] && !yield(i, Result[T]{Err: context.Cause(ctx)}) {
+						return
+					}
+				}
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,470 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// AbandonGrace is how long past its per-attempt timeout (WithTimeout) a
+// function may keep running before its task is abandoned: the future fails
+// with ErrTimeout at once, and the call keeps its slot until it returns.
+// Functions that honour their context return well within it and can still
+// be retried.
+const AbandonGrace = 100 * time.Millisecond
+
+type taskState uint8
+
+const (
+	stateNew        taskState = iota // not yet admitted by Submit
+	stateWaitKey                     // waiting for its key's slot
+	stateWaitGlobal                  // holds its key slot (if any), waiting for an overall slot
+	stateRunning                     // holds its slots
+	stateBackoff                     // waiting out a retry backoff, holding no slot
+	stateDone                        // holds nothing and never runs again
+)
+
+// fn phases, for abandon accounting without taking the executor's lock.
+const (
+	phaseIdle      int32 = iota // the function is not running
+	phaseCalling                // the function is running
+	phaseAbandoned              // the function is running, its future already settled
+)
+
+// runner is the typed half of a task: a *Future[T].
+type runner interface {
+	call(ctx context.Context) error // runs the function once, keeping its value aside
+	commit()                        // publishes the kept value; called once, under task.mu
+}
+
+// task is the untyped half of a Future and also the context.Context its
+// function receives. Being its own context saves the allocations of a
+// context.WithCancel per task: its Done channel is the future's, closed when
+// the future settles, so a canceled task's function sees ctx.Done() at the
+// moment Await returns.
+//
+// A task keeps the context given to Submit (parent) because it is a context
+// derived from it, like the standard library's cancelCtx.
+type task struct {
+	e      *Executor
+	r      runner
+	parent context.Context
+	info   TaskInfo
+
+	// Guarded by e.mu.
+	state       taskState
+	list        *taskList
+	prev, next  *task
+	ks          *keyState // its key's state when under a key limit
+	group       *parentGroup
+	gprev       *task
+	gnext       *task
+	keyHeld     bool
+	admitted    bool
+	hasRoutine  bool // a goroutine runs or waits for this task
+	spawn       bool // set by grant: start a goroutine (else wake the one waiting)
+	startNext   *task
+	wait        *waitExtra // queue timer and wake-up, made when first needed
+	phase       atomic.Int32
+	attempts    int // written by the task's goroutine only
+	abandonSeen bool
+
+	// done is the Done channel, made only when someone asks for it: most
+	// futures are awaited through wg and never need one, and a channel is
+	// the costliest part of a task (context's cancelCtx does the same).
+	done atomic.Value // of chan struct{}
+	// over is set, and wg released, once the future has settled.
+	over atomic.Bool
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex // guards the fields below
+	settled bool
+	err     error        // the future's error
+	notify1 func()       // first internal callback, inline: Gather and Map use one
+	more    *settleExtra // the rest, made when first needed
+}
+
+// waitExtra is the part of a task only some tasks need while they wait,
+// guarded by the Executor's mutex. Keeping it out of task keeps a Future
+// small: each allocation is zeroed and scanned by the garbage collector.
+type waitExtra struct {
+	qtimer *time.Timer
+	qgen   uint32
+	wake   chan struct{} // grant signal for a goroutine waiting after a backoff
+}
+
+func (t *task) waitLocked() *waitExtra {
+	if t.wait == nil {
+		t.wait = new(waitExtra)
+	}
+	return t.wait
+}
+
+// settleExtra is the part of a task's settlement state only some tasks
+// need, guarded by task.mu.
+type settleExtra struct {
+	afters     []*afterFunc // stoppable callbacks (AfterFunc)
+	notify     []func()     // internal callbacks after notify1
+	stopParent func() bool
+	settledAt  time.Time
+}
+
+func (t *task) moreLocked() *settleExtra {
+	if t.more == nil {
+		t.more = new(settleExtra)
+	}
+	return t.more
+}
+
+type afterFunc struct{ f func() }
+
+// init prepares a task built inside its runner r, before e.submit.
+func (t *task) init(ctx context.Context, e *Executor, r runner, opts []TaskOption) {
+	t.e, t.r, t.parent = e, r, ctx
+	t.wg.Add(1)
+	for _, o := range opts {
+		if o.hasLabel {
+			t.info.Label = o.label
+		}
+		if o.hasKey {
+			t.info.Key = o.key
+		}
+	}
+}
+
+// Deadline returns the deadline of the context given to Submit. A per-attempt
+// timeout (WithTimeout) is set on a child context for each attempt.
+func (t *task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
+
+// closedchan is the Done channel of a task that settled before anyone asked
+// for one.
+var closedchan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// Done is closed when the task's future settles.
+func (t *task) Done() <-chan struct{} {
+	if d := t.done.Load(); d != nil {
+		return d.(chan struct{})
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.done.Load()
+	if d == nil {
+		if t.settled {
+			d = closedchan
+		} else {
+			d = make(chan struct{})
+		}
+		t.done.Store(d)
+	}
+	return d.(chan struct{})
+}
+
+// Err returns nil until Done is closed, then context.DeadlineExceeded when
+// the task failed on a deadline and context.Canceled otherwise.
+func (t *task) Err() error {
+	if !t.over.Load() {
+		return nil
+	}
+	if errors.Is(t.err, context.DeadlineExceeded) { // t.err is set before over
+		return context.DeadlineExceeded
+	}
+	return context.Canceled
+}
+
+// Value returns the values of the context given to Submit. (context.Cause on
+// a task's context therefore reports causes of that context only.)
+func (t *task) Value(key any) any { return t.parent.Value(key) }
+
+func (t *task) String() string { return fmt.Sprintf("fanout.task(%d %q)", t.info.ID, t.info.Label) }
+
+// AfterFunc arranges for f to run when the task settles, and lets the
+// standard library's context package propagate cancellation to contexts
+// derived from a task's context without a goroutine each. f runs in the
+// settling goroutine, or in a new goroutine when the task has settled
+// already; it must not block.
+//
+// When the task has settled already, f runs in a new goroutine: the context
+// package calls AfterFunc holding a lock that f takes.
+func (t *task) AfterFunc(f func()) (stop func() bool) {
+	t.mu.Lock()
+	if t.settled {
+		t.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	a := &afterFunc{f: f}
+	m := t.moreLocked()
+	m.afters = append(m.afters, a)
+	t.mu.Unlock()
+	return func() bool {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for i, x := range m.afters {
+			if x == a {
+				m.afters = append(m.afters[:i], m.afters[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// onSettle runs f when the task settles, in the settling goroutine, or now
+// if it has settled. Unlike AfterFunc it cannot be undone, and costs no
+// allocation beyond f: Gather, AsCompleted and MapUnordered give it
+// functions that send on a channel with room for every future.
+func (t *task) onSettle(f func()) {
+	t.mu.Lock()
+	switch {
+	case t.settled:
+		t.mu.Unlock()
+		f()
+		return
+	case t.notify1 == nil:
+		t.notify1 = f
+	default:
+		m := t.moreLocked()
+		m.notify = append(m.notify, f)
+	}
+	t.mu.Unlock()
+}
+
+func (t *task) isDone() bool { return t.over.Load() }
+
+// How a task settles, for Stats and abandon accounting.
+type settleKind uint8
+
+const (
+	byReturn  settleKind = iota // its function returned (or it could not start)
+	byCancel                    // canceled from outside: Cancel, its context, Shutdown
+	byTimeout                   // failed from outside: queue timeout, ignored attempt timeout
+)
+
+// settle completes the future once: with the function's value when err is
+// nil, else with err. It reports whether this call settled it. A task
+// settled from outside while its function runs is counted abandoned before
+// anyone can see it settled.
+func (t *task) settle(err error, how settleKind) bool {
+	e := t.e
+	t.mu.Lock()
+	if t.settled {
+		t.mu.Unlock()
+		return false
+	}
+	t.settled = true
+	t.err = err
+	if err == nil {
+		t.r.commit()
+	}
+	if e.observed {
+		t.moreLocked().settledAt = time.Now()
+	}
+	if how != byReturn && t.phase.CompareAndSwap(phaseCalling, phaseAbandoned) {
+		e.abandoned.Add(1)
+		e.abandonedTotal.Add(1)
+	}
+	switch { // counted before anyone can see the future settled
+	case err == nil:
+		e.completed.Add(1)
+	case how == byCancel:
+		e.canceled.Add(1)
+	default:
+		e.failed.Add(1)
+	}
+	n1 := t.notify1
+	t.notify1 = nil
+	var afters []*afterFunc
+	var ns []func()
+	var stop func() bool
+	if m := t.more; m != nil {
+		afters, ns, stop = m.afters, m.notify, m.stopParent
+		m.afters, m.notify, m.stopParent = nil, nil, nil
+	}
+	t.over.Store(true) // before Done closes: who sees it closed must see over
+	if d, _ := t.done.Load().(chan struct{}); d != nil {
+		close(d)
+	} else {
+		t.done.Store(closedchan)
+	}
+	t.mu.Unlock()
+	t.wg.Done()
+
+	for _, a := range afters {
+		a.f()
+	}
+	if n1 != nil {
+		n1()
+	}
+	for _, f := range ns {
+		f()
+	}
+	if stop != nil {
+		stop()
+	}
+	return true
+}
+
+// cancel settles the task with cause and takes it out of any queue. A task
+// whose function is running is abandoned: the future settles now, the call
+// keeps its slot until it returns.
+func (t *task) cancel(cause error, how settleKind) {
+	if t.settle(cause, how) {
+		t.e.withdraw(t)
+	}
+}
+
+// run is a task goroutine's body: it runs t, then the tasks its end lets
+// start, as long as one needs a goroutine.
+func (t *task) run() {
+	for t != nil {
+		t = t.runOne()
+	}
+}
+
+// runOne runs the task's attempts and retries, starting and ending with the
+// release of its slots. It starts holding its slots, and returns a task
+// granted when it released them, for this goroutine to run next.
+func (t *task) runOne() (next *task) {
+	e := t.e
+	finished := false
+	defer func() {
+		// Only runtime.Goexit in the function (t.FailNow in a test) gets
+		// here unfinished: settle and release so nothing waits forever.
+		if !finished {
+			t.phase.Store(phaseIdle)
+			t.settle(errors.New("fanout: task function called runtime.Goexit"), byReturn)
+			e.release(t, stateDone, false)
+			t.finish()
+		}
+	}()
+	var err error
+	for {
+		if t.isDone() {
+			break // canceled before this attempt could start
+		}
+		if e.limiter != nil {
+			if err = e.limiter.Wait(t); err != nil {
+				err = fmt.Errorf("fanout: rate limit: %w", err)
+				break
+			}
+		}
+		t.attempts++
+		err = t.attempt()
+		if err == nil || t.isDone() || !e.retry.retryable(err, t.attempts) {
+			break
+		}
+		wait := e.retry.Backoff(t.attempts, err)
+		e.release(t, stateBackoff, false) // let others run while this one waits
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-t.Done():
+			timer.Stop()
+		}
+		if t.isDone() {
+			break
+		}
+		e.reacquire(t) // returns holding its slots, or once the task is done
+	}
+	t.settle(err, byReturn)
+	end := e.now() // before release: the next task may start right after it
+	next = e.release(t, stateDone, true)
+	finished = true
+	t.finishAt(end)
+	return next
+}
+
+// attempt calls the function once with the per-attempt timeout, telling
+// observers.
+func (t *task) attempt() error {
+	e := t.e
+	ctx, cancel := context.Context(t), context.CancelFunc(func() {})
+	var watchdog *time.Timer
+	if e.timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(t, e.timeout, ErrTimeout)
+		watchdog = time.AfterFunc(e.timeout+AbandonGrace, func() {
+			t.cancel(fmt.Errorf("%w: the function ignored its context for %v", ErrTimeout, e.timeout+AbandonGrace), byTimeout)
+		})
+	}
+	defer cancel()
+	if e.observed {
+		now := time.Now()
+		for _, o := range e.observers {
+			o.AttemptStarted(t.info, t.attempts, now)
+		}
+	}
+	t.phase.Store(phaseCalling)
+	err := t.r.call(ctx)
+	if t.phase.Swap(phaseIdle) == phaseAbandoned {
+		t.e.abandoned.Add(-1)
+		t.abandonSeen = true
+	}
+	if watchdog != nil {
+		watchdog.Stop()
+		if err != nil && context.Cause(ctx) == ErrTimeout && !errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w after %v: %w", ErrTimeout, e.timeout, err)
+		}
+	}
+	if e.observed {
+		now := time.Now()
+		for _, o := range e.observers {
+			o.AttemptFinished(t.info, t.attempts, err, now)
+		}
+	}
+	return err
+}
+
+// finish reports the end of a task that holds no slot and will never run
+// again.
+func (t *task) finish() { t.finishAt(t.e.now()) }
+
+func (t *task) finishAt(now time.Time) {
+	e := t.e
+	if e.observed {
+		t.mu.Lock()
+		o := Outcome{Err: t.err, Attempts: t.attempts, Abandoned: t.abandonSeen}
+		if t.more != nil {
+			o.Settled = t.more.settledAt
+		}
+		t.mu.Unlock()
+		for _, ob := range e.observers {
+			ob.TaskFinished(t.info, o, now)
+		}
+	}
+	if t.admitted {
+		e.taskGone()
+	}
+}
+
+// callFn runs fn once, turning a panic into the error (see catchPanic).
+func callFn[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
+	returned := false
+	defer catchPanic(&err, &returned)
+	v, err = fn(ctx)
+	returned = true
+	return v, err
+}
+
+// catchPanic, deferred by the code that calls a task's function, applies
+// the package's one panic policy. A panic in one task must not take the
+// process down, nor leave its future unsettled: it becomes the task's
+// error, a *PanicError with the value and the stack, like conc's
+// panics.Catcher but returned instead of re-raised, because the caller may
+// be far away (a Future awaited by another goroutine, or nobody at all).
+// runtime.Goexit passes through (returned is false, recover gives nil).
+func catchPanic(err *error, returned *bool) {
+	if *returned {
+		return
+	}
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack()}
+	}
+}

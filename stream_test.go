@@ -1,0 +1,67 @@
+package fanout_test
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/fanout-go/fanout"
+)
+
+// Map runs tiny inputs on a few goroutines that keep their slots (slot
+// reuse): far fewer allocations than inputs, and every input counted once.
+func TestMapReusesSlots(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(8))
+	defer ex.Close()
+	in := make([]int, 1000)
+	for i := range in {
+		in[i] = i
+	}
+	double := func(_ context.Context, x int) (int, error) { return 2 * x, nil }
+	allocs := testing.AllocsPerRun(5, func() {
+		i := 0
+		for x, r := range fanout.Map(context.Background(), ex, slices.Values(in), double) {
+			if x != i || r.Value != 2*i || r.Err != nil {
+				t.Fatalf("input %d: %d %+v", i, x, r)
+			}
+			i++
+		}
+	})
+	if allocs > float64(len(in))/4 {
+		t.Errorf("%.0f allocations for %d inputs: Map must not allocate per input", allocs, len(in))
+	}
+	if s := ex.Stats(); s.Submitted != 6000 || s.Completed != 6000 || s.Running != 0 || s.Waiting != 0 {
+		t.Errorf("stats %+v: want each of the 6 runs' 1000 inputs counted once", s)
+	}
+}
+
+// A Map holding every slot gives them back between batches when another
+// task waits: the other task runs long before Map is done.
+func TestMapTakesTurnsWithOtherSubmitters(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(1))
+	defer ex.Close()
+	const n = 20000
+	var calls atomic.Int64
+	var other *fanout.Future[int64]
+	fn := func(_ context.Context, x int) (int, error) {
+		if calls.Add(1) == 100 {
+			other = fanout.Submit(context.Background(), ex, func(context.Context) (int64, error) { return calls.Load(), nil })
+		}
+		return x, nil
+	}
+	in := make([]int, n)
+	// A wide window keeps inputs waiting, so the worker never runs dry and
+	// ends on its own: only taking turns lets the other task in.
+	for range fanout.Map(context.Background(), ex, slices.Values(in), fn, fanout.WithWindow(4096)) {
+	}
+	seen, err := other.Await(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One batch (at most 16 inputs) may finish after the task queued,
+	// and the worker's successor may run one more before it.
+	if seen > 100+2*16 {
+		t.Errorf("the other task ran after %d of Map's %d inputs, want right after the batch running when it queued", seen, n)
+	}
+}
