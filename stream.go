@@ -315,9 +315,11 @@ func (m *stream[In, Out]) startWorker(try bool) bool {
 		}
 		w.dead = true
 		m.workers--
-		if err := f.t.err; err != nil && m.workers == 0 && !m.stopped {
-			// No worker can run (the executor closed, say): the inputs
-			// fail as their tasks would have.
+		if err := f.t.err; err != nil && !m.stopped {
+			// A worker that never ran was refused or canceled: the executor
+			// is closed or shutting down and starts no more. The inputs no
+			// worker took fail as their tasks would have; counting workers
+			// left instead could miss a successor ending at the same time.
 			m.fail = err
 			m.failLocked()
 		}
@@ -355,7 +357,22 @@ func (m *stream[In, Out]) work(ctx context.Context, w *worker) {
 	var ok, failed uint64
 	spins := 0
 	for {
-		if m.stopped || ctx.Err() != nil {
+		if m.stopped {
+			return
+		}
+		if ctx.Err() != nil {
+			// Shutdown canceled this worker. If it is the last, a successor
+			// fails at once on the closed executor, and with it the inputs
+			// no worker took: nothing is left waiting for a worker.
+			if m.pulled > m.claimed && m.workers == 1 {
+				m.workers++
+				m.mu.Unlock()
+				queued := m.startWorker(true)
+				m.mu.Lock()
+				if !queued {
+					m.workers--
+				}
+			}
 			return
 		}
 		n := min(m.pulled-m.claimed, 1)

@@ -214,3 +214,86 @@ func stressRound(t *testing.T, seed uint64) (completed uint64) {
 
 // runtimeYield lets other goroutines run, to vary interleavings.
 func runtimeYield() { runtime.Gosched() }
+
+// Maps on one executor race with each other, with breaks, with their
+// contexts ending, with panics, and with Close or Shutdown: each Map yields
+// inputs in order, each at most once (exactly once unless it broke), and
+// the executor's counters add up.
+func TestStressMap(t *testing.T) {
+	rounds := 30
+	if testing.Short() {
+		rounds = 6
+	}
+	for round := range rounds {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(round), 7))
+			ex := fanout.New(fanout.WithLimit(1 + rng.IntN(4)))
+			var wg sync.WaitGroup
+			for m := range 4 {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(uint64(round), uint64(m)))
+					n := 1 + r.IntN(400)
+					breakAt := -1
+					if r.IntN(3) == 0 {
+						breakAt = r.IntN(n)
+					}
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					cancelAt := -1
+					if r.IntN(3) == 0 {
+						cancelAt = r.IntN(n)
+					}
+					var pulled atomic.Int64
+					in := func(yield func(int) bool) {
+						for i := range n {
+							pulled.Add(1)
+							if !yield(i) {
+								return
+							}
+						}
+					}
+					fn := func(ctx context.Context, x int) (int, error) {
+						switch x % 7 {
+						case 3:
+							panic("boom")
+						case 5:
+							runtimeYield()
+						}
+						return x, nil
+					}
+					next := 0
+					for x, res := range fanout.Map(ctx, ex, in, fn, fanout.WithWindow(1+r.IntN(32))) {
+						if x != next {
+							t.Errorf("input %d yielded, want %d", x, next)
+						}
+						next++
+						if res.Err == nil && res.Value != x {
+							t.Errorf("input %d: value %d", x, res.Value)
+						}
+						if x == cancelAt {
+							cancel()
+						}
+						if x == breakAt {
+							break
+						}
+					}
+					if breakAt < 0 && int64(next) != pulled.Load() {
+						t.Errorf("pulled %d, yielded %d", pulled.Load(), next)
+					}
+				})
+			}
+			if rng.IntN(2) == 0 {
+				runtimeYield()
+				if err := ex.Shutdown(context.Background()); err != nil {
+					t.Errorf("Shutdown: %v", err)
+				}
+			}
+			wg.Wait()
+			ex.Close()
+			s := ex.Stats()
+			if s.Submitted != s.Completed+s.Failed+s.Canceled || s.Running != 0 || s.Waiting != 0 {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
