@@ -79,7 +79,13 @@ func TestNewConnectionsArePaced(t *testing.T) {
 			checks  = 20
 			backlog = 5
 		)
-		a := newSlowAcceptor(time.Millisecond)
+		// The server accepts faster than a connection settles: the pacing
+		// (newConnBurst unconfirmed at a time, each confirmed by an answer
+		// or after newConnSettle) then keeps its queue under the backlog,
+		// whatever the order the goroutines run in. At one accept per
+		// millisecond the queue could reach 8 in some orders (the test was
+		// flaky so); unpaced, all 20 wait at once.
+		a := newSlowAcceptor(newConnSettle / 4)
 		var wg sync.WaitGroup
 		wg.Go(func() { a.serve(&wg) })
 
