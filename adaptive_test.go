@@ -379,8 +379,20 @@ func TestAdaptiveOverallLimit(t *testing.T) {
 		if hi := slices.Max(log.global); hi > 8 {
 			t.Errorf("limit rose to %d; with 6 taken at once it should not pass 8", hi)
 		}
-		if e.Limit() < 4 || e.Limit() > 7 {
-			t.Errorf("final limit %d, want about the 6 the server takes", e.Limit())
+		// It saws around the 6 the server takes: it never collapses, and it
+		// rises again after each cut. (The last value depends on how the
+		// final, thinning calls interleave, so it is not checked.)
+		if lo := slices.Min(log.global); lo < 2 {
+			t.Errorf("limit fell to %d; the server takes 6 at once", lo)
+		}
+		rises := 0
+		for i := 2; i < len(log.global); i++ {
+			if log.global[i] > log.global[i-1] {
+				rises++
+			}
+		}
+		if rises == 0 {
+			t.Errorf("limits %v: it never rose again after the cut", log.global)
 		}
 	})
 }
