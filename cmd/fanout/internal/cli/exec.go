@@ -567,7 +567,7 @@ func (r *execRunner) writeOutput(j *job, rec ExecRecord, warned map[string]bool)
 	if r.lookErr != nil && rec.ErrorKind != execKindInput {
 		return // said once before the run
 	}
-	msg := fmt.Sprintf("fanout: job %d (%s): %s\n", rec.Index+1, rec.Input, rec.Error)
+	msg := fmt.Sprintf("fanout: job %d (%s): %s\n", j.line.Index+1, rec.Input, rec.Error)
 	if rec.ErrorKind == string(procrun.KindNotFound) || rec.ErrorKind == string(procrun.KindPermission) {
 		if warned[rec.Error] {
 			return

@@ -641,3 +641,21 @@ func TestExecResume(t *testing.T) {
 		t.Errorf("a changed command ran %d jobs, want all 3", len(recs))
 	}
 }
+
+// TestExecResumeNamesJobsByLine: with --resume, a job's message names its
+// line's job number in the whole input, not its place among the jobs that
+// ran this time.
+func TestExecResumeNamesJobsByLine(t *testing.T) {
+	journal := filepath.Join(t.TempDir(), "journal.jsonl")
+	args := []string{"exec", "--resume", journal, "--timeout", "100ms", "--kill-after", "100ms",
+		"--", "sh", "-c", `case "$0" in slow) sleep 30;; esac`, "{}"}
+	for run := range 2 {
+		_, stderr, err := runCLI(t, "fast\nslow\n", args...)
+		if failedCount(err) != 1 {
+			t.Fatalf("run %d: %v; stderr %s", run, err, stderr)
+		}
+		if !strings.Contains(stderr, "fanout: job 2 (slow):") {
+			t.Errorf("run %d: stderr %q, want the timeout of job 2 (slow)", run, stderr)
+		}
+	}
+}
