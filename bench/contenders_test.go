@@ -8,7 +8,6 @@ import (
 
 	"github.com/alitto/pond/v2"
 	"github.com/fanout-go/fanout"
-	before "github.com/fanout-go/fanout/bench/internal/before"
 	"github.com/panjf2000/ants/v2"
 	"github.com/sourcegraph/conc/iter"
 	"github.com/sourcegraph/conc/pool"
@@ -36,7 +35,6 @@ type contender struct {
 // contenders lists the libraries in the order they appear in the tables.
 var contenders = []contender{
 	{"fanout", openFanoutMap},
-	{"fanout-before", openBefore},
 	{"fanout-futures", openFanoutFutures},
 	{"goroutines", openGoroutines},
 	{"errgroup", openErrgroup},
@@ -68,28 +66,6 @@ func (r fanoutRunner) batch(in, out []int, fn func(int) int) {
 		i++
 	}
 }
-
-// beforeRunner is fanoutRunner on the core as it was before issues 10 and
-// 11 (bench/internal/before), so one run measures both.
-type beforeRunner struct{ e *before.Executor }
-
-func openBefore(limit int) runner { return beforeRunner{before.New(before.WithLimit(limit))} }
-
-func (r beforeRunner) one(fn func() int) int {
-	ctx := context.Background()
-	v, _ := before.Submit(ctx, r.e, func(context.Context) (int, error) { return fn(), nil }).Await(ctx)
-	return v
-}
-
-func (r beforeRunner) batch(in, out []int, fn func(int) int) {
-	ctx := context.Background()
-	task := func(_ context.Context, x int) (int, error) { return fn(x), nil }
-	for i, res := range before.Map(ctx, r.e, slices.Values(in), task) {
-		out[i] = res.Value
-	}
-}
-
-func (r beforeRunner) close() { r.e.Close() }
 
 func (r fanoutRunner) close() { r.e.Close() }
 
