@@ -12,7 +12,7 @@ import (
 // yields: blank lines, comments (when skipped), a byte order mark, CR LF
 // ends and lines longer than the reader's buffer included.
 func TestCountRecordsMatchesLineReader(t *testing.T) {
-	pieces := []string{"http://a/", "", "   ", "# comment", "  #x", "\r", "x\r", "\uFEFFb", strings.Repeat("y", 70<<10), " \t z ", "#" + strings.Repeat("c", 70<<10)}
+	pieces := []string{"http://a.test/", "", "   ", "# comment", "  #x", "\r", "x\r", "\uFEFFb", strings.Repeat("y", 70<<10), " \t z ", "#" + strings.Repeat("c", 70<<10)}
 	rng := rand.New(rand.NewPCG(1, 2))
 	dir := t.TempDir()
 	for i := range 200 {

@@ -152,8 +152,8 @@ func TestPendingCommitsOnlyFlushedRecords(t *testing.T) {
 func TestLine(t *testing.T) {
 	var k Key
 	k[0] = 0xab
-	got, err := Line([]byte("{\"index\":1,\"url\":\"http://x/?a&b\"}\n"), k, Failed)
-	want := `{"index":1,"url":"http://x/?a&b","key":"ab000000000000000000000000000000","outcome":"failed"}` + "\n"
+	got, err := Line([]byte("{\"index\":1,\"url\":\"http://x.test/?a&b\"}\n"), k, Failed)
+	want := `{"index":1,"url":"http://x.test/?a&b","key":"ab000000000000000000000000000000","outcome":"failed"}` + "\n"
 	if err != nil || string(got) != want {
 		t.Errorf("Line = %q, %v; want %q", got, err, want)
 	}

@@ -57,18 +57,18 @@ func TestMergePlainOutputs(t *testing.T) {
 // one stream in input order.
 func ExampleMerge() {
 	keys := NewKeyer("http", "GET")
-	a, b := keys.Key("http://a"), keys.Key("http://b")
-	shard0, _ := Line([]byte(`{"index":1,"url":"http://b"}`), b, Done)
-	// shard 1 timed out on http://a, then a resumed run got its answer
-	shard1a, _ := Line([]byte(`{"index":0,"url":"http://a","error_kind":"timeout"}`), a, Transient)
-	shard1b, _ := Line([]byte(`{"index":0,"url":"http://a"}`), a, Done)
+	a, b := keys.Key("http://a.test"), keys.Key("http://b.test")
+	shard0, _ := Line([]byte(`{"index":1,"url":"http://b.test"}`), b, Done)
+	// shard 1 timed out on http://a.test, then a resumed run got its answer
+	shard1a, _ := Line([]byte(`{"index":0,"url":"http://a.test","error_kind":"timeout"}`), a, Transient)
+	shard1b, _ := Line([]byte(`{"index":0,"url":"http://a.test"}`), a, Done)
 	rep, _ := Merge(os.Stdout, []Source{
 		{"shard0.jsonl", strings.NewReader(string(shard0))},
 		{"shard1.jsonl", strings.NewReader(string(shard1a) + string(shard1b))},
 	}, nil)
 	fmt.Println(rep.Records, rep.OK())
 	// Output:
-	// {"index":0,"url":"http://a","key":"60faf7b8b68423f9fe9fae829f8b917e","outcome":"done"}
-	// {"index":1,"url":"http://b","key":"3c36e7c353ad227a008c72c69ed1d3fa","outcome":"done"}
+	// {"index":0,"url":"http://a.test","key":"adc5a9801d94333cbb5df5feb9993704","outcome":"done"}
+	// {"index":1,"url":"http://b.test","key":"74f6633bcccc4859f1fd57da132a2ef3","outcome":"done"}
 	// 2 true
 }
