@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console/consoletest"
 	"io"
 	"os"
 	"os/exec"
@@ -23,7 +24,7 @@ import (
 // one pseudo-terminal of 200 columns, as a person runs it. Its stdin is the
 // terminal too, unless stdin is non-nil; env, when non-nil, is its whole
 // environment (TERM=xterm is added). It returns the lines the terminal
-// shows at the end (screenLines), the raw bytes, and the exit code. Any
+// shows at the end (consoletest.Lines), the raw bytes, and the exit code. Any
 // subcommand (http, lambda, exec) can be checked with it.
 func runInPTY(t *testing.T, stdin io.Reader, env []string, args ...string) (lines []string, raw string, code int) {
 	t.Helper()
@@ -66,49 +67,7 @@ func runInPTY(t *testing.T, stdin io.Reader, env []string, args ...string) (line
 	if err := <-copied; err != nil && !errors.Is(err, syscall.EIO) {
 		t.Fatal(err)
 	}
-	return screenLines(out.String()), out.String(), cmd.ProcessState.ExitCode()
-}
-
-// screenLines plays raw terminal output as a terminal shows it: \r returns
-// to the start of the line, ESC [ K erases to its end, other escape
-// sequences draw nothing, \n ends the line. Trailing blanks are dropped.
-func screenLines(raw string) []string {
-	var (
-		lines []string
-		line  []rune
-		col   int
-	)
-	rs := []rune(raw)
-	for i := 0; i < len(rs); i++ {
-		switch r := rs[i]; {
-		case r == '\n':
-			lines = append(lines, strings.TrimRight(string(line), " "))
-			line, col = nil, 0
-		case r == '\r':
-			col = 0
-		case r == 0x1b && i+1 < len(rs) && rs[i+1] == '[':
-			j := i + 2
-			for j < len(rs) && (rs[j] < '@' || rs[j] > '~') {
-				j++
-			}
-			if j < len(rs) && rs[j] == 'K' {
-				line = line[:min(col, len(line))]
-			}
-			i = j
-		case r < ' ':
-		default:
-			if col < len(line) {
-				line[col] = r
-			} else {
-				line = append(line, r)
-			}
-			col++
-		}
-	}
-	if len(line) > 0 {
-		lines = append(lines, strings.TrimRight(string(line), " "))
-	}
-	return lines
+	return consoletest.Lines(out.String()), out.String(), cmd.ProcessState.ExitCode()
 }
 
 // progressText matches the progress line ("fanout: 12/300 URLs"), and the
@@ -153,10 +112,10 @@ func TestPTYTableRowsCarryNoProgress(t *testing.T) {
 	}
 }
 
-func TestScreenLines(t *testing.T) {
-	got := screenLines("a\rbc\x1b[K\r\n\x1b[1mx\x1b[0m\rfanout: 1/2\r\x1b[Krow\n")
+func TestConsoletestLines(t *testing.T) {
+	got := consoletest.Lines("a\rbc\x1b[K\r\n\x1b[1mx\x1b[0m\rfanout: 1/2\r\x1b[Krow\n")
 	if strings.Join(got, "|") != "bc|row" {
-		t.Errorf("screenLines = %q", got)
+		t.Errorf("consoletest.Lines = %q", got)
 	}
 }
 

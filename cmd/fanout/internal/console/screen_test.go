@@ -1,53 +1,12 @@
 package console
 
 import (
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console/consoletest"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 )
-
-// render plays what a terminal shows for raw output: \r returns to the
-// start of the line, ESC [ K erases to its end, other escape sequences are
-// ignored, and \n ends the line. The pseudo-terminal test of the CLI uses
-// the same rules (screenLines in the cli package).
-func render(raw string) []string {
-	var (
-		lines []string
-		line  []rune
-		col   int
-	)
-	rs := []rune(raw)
-	for i := 0; i < len(rs); i++ {
-		switch r := rs[i]; {
-		case r == '\n':
-			lines = append(lines, strings.TrimRight(string(line), " "))
-			line, col = nil, 0
-		case r == '\r':
-			col = 0
-		case r == 0x1b && i+1 < len(rs) && rs[i+1] == '[':
-			j := i + 2
-			for j < len(rs) && (rs[j] < '@' || rs[j] > '~') {
-				j++
-			}
-			if j < len(rs) && rs[j] == 'K' {
-				line = line[:min(col, len(line))]
-			}
-			i = j
-		default:
-			if col < len(line) {
-				line[col] = r
-			} else {
-				line = append(line, r)
-			}
-			col++
-		}
-	}
-	if len(line) > 0 {
-		lines = append(lines, strings.TrimRight(string(line), " "))
-	}
-	return lines
-}
 
 // Rows on stdout and messages on stderr, on one terminal, never share a
 // line with the progress line, even when a row arrives in pieces.
@@ -75,7 +34,7 @@ func TestScreenKeepsProgressOffRows(t *testing.T) {
 			t.Fatalf("the progress line was never drawn: %q", raw)
 		}
 		want := []string{"row end", "row end", "fanout: a message", "row end"}
-		got := render(raw)
+		got := consoletest.Lines(raw)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the terminal shows:\n%s\nwant:\n%s\n(raw %q)", strings.Join(got, "\n"), strings.Join(want, "\n"), raw)
 		}
