@@ -291,6 +291,7 @@ func TestOptionsValidateAlike(t *testing.T) {
 		"WithRetry(negative backoff)": func() { fanout.WithRetry(fanout.RetryPolicy{InitialBackoff: -1}) },
 		"WithTaskRetry(negative cap)": func() { fanout.WithTaskRetry(fanout.RetryPolicy{MaxBackoff: -1}) },
 		"WithWindow(0)":               func() { fanout.WithWindow(0) },
+		"WithKeyBacklog(-1)":          func() { fanout.WithKeyBacklog(-1) },
 	}
 	for name, f := range bad {
 		func() {

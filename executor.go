@@ -588,6 +588,9 @@ func (e *Executor) enqueueLocked(t *task) (starts *task) {
 		if !e.keyRoomLocked(ks) || ks.queue.n > 0 {
 			ks.queue.push(t)
 			t.state = stateWaitKey
+			if kw, ok := t.r.(keyWaiter); ok {
+				kw.waitingForKey(true)
+			}
 			e.waiting++
 			e.armQueueTimerLocked(t)
 			return nil
@@ -701,6 +704,11 @@ func (e *Executor) removeWaitingLocked(t *task) (starts *task) {
 	t.stopQueueTimerLocked()
 	t.list.remove(t)
 	e.waiting--
+	if t.state == stateWaitKey {
+		if kw, ok := t.r.(keyWaiter); ok {
+			kw.waitingForKey(false)
+		}
+	}
 	t.state = stateDone
 	e.leaveGroupLocked(t)
 	starts = e.releaseKeyLocked(t)

@@ -12,17 +12,49 @@ type MapOption func(*mapConfig)
 
 type mapConfig struct {
 	window   int
+	backlog  int // < 0: keyBacklogFactor times the window
 	taskOpts any // func(int, In) []TaskOption
 }
 
+// keyBacklogFactor times the window is WithKeyBacklog's default.
+const keyBacklogFactor = 8
+
+func newMapConfig(e *Executor, opts []MapOption) mapConfig {
+	c := mapConfig{window: 2 * e.Limit(), backlog: -1}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.backlog < 0 {
+		c.backlog = keyBacklogFactor * c.window
+	}
+	return c
+}
+
 // WithWindow sets how many inputs Map may have pulled but not yet yielded:
-// the bound on tasks in flight and on results held for reordering. The
-// default is twice the executor's limit when Map starts. It panics if n < 1.
+// the bound on tasks in flight and on results held for reordering, inputs
+// waiting for their key's slot aside (see WithKeyBacklog). The default is
+// twice the executor's limit when Map starts. It panics if n < 1.
 func WithWindow(n int) MapOption {
 	if n < 1 {
 		panic("fanout: WithWindow needs n >= 1")
 	}
 	return func(c *mapConfig) { c.window = n }
+}
+
+// WithKeyBacklog sets how many inputs beyond the window Map may pull while
+// some of those it pulled wait for their key's slot: their key is at its
+// limit (WithKeyLimit, WithKeyAdaptive) or paused by a server's Retry-After.
+// Such inputs count against the backlog instead of the window, so that one
+// slow key, its inputs mixed with the others', does not stop the others'
+// inputs from being pulled and run until n of its inputs wait. Each costs a
+// task's memory, a few hundred bytes, and no goroutine. The default is 8
+// times the window; 0 makes the window a strict bound on every input
+// pulled and not yielded. It panics if n < 0.
+func WithKeyBacklog(n int) MapOption {
+	if n < 0 {
+		panic("fanout: WithKeyBacklog needs n >= 0")
+	}
+	return func(c *mapConfig) { c.backlog = n }
 }
 
 // WithTaskOptions gives each of Map's tasks its own options, such as a label
@@ -35,8 +67,11 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // Map runs fn on e for each value of in and yields each input with its
 // outcome, in input order, streaming: it pulls in lazily, and at most the
 // window (WithWindow) of inputs are pulled but not yet yielded, so memory
-// stays O(window) however long in is. A slow input holds back the results
-// after it, never the tasks: up to the window keep running behind it.
+// stays O(window + key backlog) however long in is. A slow input holds back
+// the results after it, never the tasks: up to the window keep running
+// behind it. Inputs waiting for a key at its limit count against the key
+// backlog (WithKeyBacklog), not the window, so one slow key does not hold
+// back the others' inputs until its backlog is full.
 // Yielding the input spares callers a side table from index to input
 // (WithTaskOptions sees the index, and order gives it).
 //
@@ -60,10 +95,7 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // return when its yield returns false.
 func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[In, Result[Out]] {
 	return func(yield func(In, Result[Out]) bool) {
-		c := mapConfig{window: 2 * e.Limit()}
-		for _, o := range opts {
-			o(&c)
-		}
+		c := newMapConfig(e, opts)
 		if fastPath(e, &c) {
 			newStream(ctx, e, in, fn, c.window).run(yield)
 			return
@@ -90,7 +122,7 @@ func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func
 			if !yield(item.in, r) {
 				return
 			}
-			<-m.tokens
+			m.win.release()
 		}
 	}
 }
@@ -102,7 +134,7 @@ func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In]
 	return func(yield func(In, Result[Out]) bool) {
 		m := newMapper(ctx, e, in, fn, opts)
 		defer m.stop()
-		settled := make(chan *mapItem[In, Out], m.window)
+		settled := make(chan *mapItem[In, Out], m.win.capacity())
 		go m.produce(settled)
 		// The producer sends each item on pending after registering its
 		// callback, so counting items tells when every settled result has
@@ -129,7 +161,7 @@ func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In]
 				if !yield(item.in, r) {
 					return
 				}
-				<-m.tokens
+				m.win.release()
 			}
 		}
 	}
@@ -139,9 +171,12 @@ func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In]
 // allocation, where Submit would need a closure binding the input too.
 type mapItem[In, Out any] struct {
 	Future[Out]
-	in In
-	fn func(context.Context, In) (Out, error)
+	in  In
+	fn  func(context.Context, In) (Out, error)
+	win *mapWindow
 }
+
+func (m *mapItem[In, Out]) waitingForKey(waits bool) { m.win.park(waits) }
 
 func (m *mapItem[In, Out]) call(ctx context.Context) (err error) {
 	returned := false
@@ -163,8 +198,7 @@ type mapper[In, Out any] struct {
 	in       iter.Seq[In]
 	fn       func(context.Context, In) (Out, error)
 	taskOpts func(int, In) []TaskOption
-	window   int
-	tokens   chan struct{}          // one per input pulled and not yet yielded
+	win      *mapWindow
 	pending  chan *mapItem[In, Out] // items in input order; closed when produce ends
 
 	// mu orders the producer's hand-over of an input against the
@@ -176,11 +210,8 @@ type mapper[In, Out any] struct {
 }
 
 func newMapper[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts []MapOption) *mapper[In, Out] {
-	c := mapConfig{window: 2 * e.Limit()}
-	for _, o := range opts {
-		o(&c)
-	}
-	m := &mapper[In, Out]{e: e, in: in, fn: fn, window: c.window}
+	c := newMapConfig(e, opts)
+	m := &mapper[In, Out]{e: e, in: in, fn: fn, win: newMapWindow(c.window, c.backlog)}
 	if c.taskOpts != nil {
 		f, ok := c.taskOpts.(func(int, In) []TaskOption)
 		if !ok {
@@ -189,8 +220,7 @@ func newMapper[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], f
 		m.taskOpts = f
 	}
 	m.ctx, m.cancel = context.WithCancel(ctx)
-	m.tokens = make(chan struct{}, c.window)
-	m.pending = make(chan *mapItem[In, Out], c.window)
+	m.pending = make(chan *mapItem[In, Out], m.win.capacity())
 	return m
 }
 
@@ -199,9 +229,9 @@ func newMapper[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], f
 func (m *mapper[In, Out]) produce(settled chan *mapItem[In, Out]) {
 	defer close(m.pending)
 	i := 0
-	// Take a token before pulling each input, so no input is pulled that
-	// the window has no room for.
-	if !m.acquire() {
+	// Take room in the window before pulling each input, so no input is
+	// pulled that the window has no room for.
+	if !m.win.acquire(m.ctx) {
 		return
 	}
 	for v := range m.in {
@@ -209,11 +239,11 @@ func (m *mapper[In, Out]) produce(settled chan *mapItem[In, Out]) {
 			return
 		}
 		i++
-		if !m.acquire() {
+		if !m.win.acquire(m.ctx) {
 			return
 		}
 	}
-	<-m.tokens // the token taken for an input that never came
+	m.win.release() // the room taken for an input that never came
 }
 
 // hand submits input i unless the consumer has left, and reports whether
@@ -228,26 +258,14 @@ func (m *mapper[In, Out]) hand(i int, v In, settled chan *mapItem[In, Out]) bool
 	if m.taskOpts != nil {
 		opts = m.taskOpts(i, v)
 	}
-	item := &mapItem[In, Out]{in: v, fn: m.fn}
+	item := &mapItem[In, Out]{in: v, fn: m.fn, win: m.win}
 	item.t.init(m.ctx, m.e, item, opts)
 	m.e.submit(&item.t, false) // m.ctx ends before the consumer leaves: never blocks long
 	if settled != nil {
 		item.t.onSettle(func() { settled <- item })
 	}
-	m.pending <- item // never blocks: at most window items are unyielded
+	m.pending <- item // never blocks: it holds every item out at once
 	return true
-}
-
-func (m *mapper[In, Out]) acquire() bool {
-	if m.ctx.Err() != nil {
-		return false
-	}
-	select {
-	case m.tokens <- struct{}{}:
-		return m.ctx.Err() == nil
-	case <-m.ctx.Done():
-		return false
-	}
 }
 
 // leave stops the producer from handing over any more input and returns
