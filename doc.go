@@ -22,7 +22,9 @@
 // first error canceling the rest; Executor.Wait waits until the executor is
 // idle without closing it. Map and MapUnordered stream an iter.Seq of
 // inputs through the executor with memory bounded by a window, however many
-// inputs there are, and yield each input with its outcome.
+// inputs there are, and yield each input with its outcome; inputs waiting
+// for a busy key count against a backlog of their own (WithKeyBacklog), so
+// one slow host does not hold back the others' inputs.
 //
 // # Limits
 //
