@@ -37,7 +37,8 @@ Each job's stdout and stderr are written whole when it ends, in input order
 jsonl|csv|table, one record per input is written instead: -o has no default
 here, and --progress is off unless given, as the jobs' output shares the
 terminal. --timeout, --halt now and an interrupt stop a job's whole process
-group: SIGTERM, then SIGKILL after --kill-after.
+group: SIGTERM, then SIGKILL after --kill-after. If fanout itself is killed
+(SIGKILL), Linux kills each job's own process.
 
 The command goes after --; without flags, "fanout exec COMMAND ARG..." works too.
 

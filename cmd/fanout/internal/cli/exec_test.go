@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -512,6 +513,28 @@ func TestE2EExecInterruptStopsEveryJob(t *testing.T) {
 	}
 }
 
+// TestE2EExecKilledFanoutTakesItsJobs: when fanout itself is killed
+// (SIGKILL: no chance to stop anything), the kernel kills each job's
+// process rather than leaving it running unwatched.
+func TestE2EExecKilledFanoutTakesItsJobs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux's")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binary(t), "exec", "-c", "3", "--", "sh", "-c", `echo $$ >> "$1"; exec sleep 300`, "sh", ":::",
+		filepath.Join(dir, "0"), filepath.Join(dir, "1"), filepath.Join(dir, "2"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for i := range 3 {
+		pids = append(pids, readPids(t, filepath.Join(dir, strconv.Itoa(i)), 1)...)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitPidsGone(t, pids)
+}
+
 func TestE2EExecExitCodes(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
@@ -551,21 +574,39 @@ func readPids(t *testing.T, file string, n int) []int {
 	}
 }
 
+// waitPidsGone waits for the processes to end (the kernel signals them
+// asynchronously), then fails for each one still running. The deadline
+// only keeps a regression from hanging the test.
+func waitPidsGone(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && slices.ContainsFunc(pids, running) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assertPidsGone(t, pids)
+}
+
+// running reports whether process p exists and is not a zombie.
+func running(p int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return !(i > 0 && i+2 < len(s) && s[i+2] == 'Z')
+}
+
 // assertPidsGone fails for each pid still running (a zombie waiting to be
 // reaped has ended).
 func assertPidsGone(t *testing.T, pids []int) {
 	t.Helper()
 	for _, p := range pids {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
-		if err != nil {
-			continue
+		if running(p) {
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+			t.Errorf("process %d of a job is still running: %s", p, b)
+			syscall.Kill(p, syscall.SIGKILL)
 		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) && s[i+2] == 'Z' {
-			continue
-		}
-		t.Errorf("process %d of a job is still running: %s", p, s)
-		syscall.Kill(p, syscall.SIGKILL)
 	}
 }
 

@@ -229,7 +229,7 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 		Dir:         opts.Dir,
 		Stdout:      outW,
 		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: sysProcAttr(),
 	}
 	if f := devNull(); f != nil {
 		cmd.Stdin = f
