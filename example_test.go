@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -331,4 +332,40 @@ func ExampleExecutor_Shutdown() {
 	// Output:
 	// <nil>
 	// true true
+}
+
+// One host stops answering while its URLs, mixed with another host's, wait
+// for its per-key slot: they count against Map's key backlog, not its
+// window of 2, so the other host's URLs are all checked meanwhile.
+func ExampleWithKeyBacklog() {
+	ex := fanout.New(fanout.WithLimit(4), fanout.WithKeyLimit(1))
+	defer ex.Close()
+	var urls []string
+	for i := range 6 {
+		urls = append(urls, fmt.Sprintf("slow.example/%d", i), fmt.Sprintf("fast.example/%d", i))
+	}
+	host := func(url string) string { h, _, _ := strings.Cut(url, "/"); return h }
+	unblock := make(chan struct{})
+	check := func(ctx context.Context, url string) (int, error) {
+		if host(url) == "slow.example" {
+			<-unblock // until every fast URL has been checked
+		}
+		return 200, nil
+	}
+	byHost := fanout.WithTaskOptions(func(_ int, url string) []fanout.TaskOption {
+		return []fanout.TaskOption{fanout.WithKey(host(url))}
+	})
+	seen := map[string]int{}
+	for url := range fanout.MapUnordered(context.Background(), ex, slices.Values(urls), check,
+		fanout.WithWindow(2), fanout.WithKeyBacklog(100), byHost) {
+		seen[host(url)]++
+		if seen["fast.example"] == 6 && seen["slow.example"] == 0 {
+			fmt.Println("all 6 fast.example URLs checked while slow.example hung")
+			close(unblock)
+		}
+	}
+	fmt.Println("then slow.example:", seen["slow.example"])
+	// Output:
+	// all 6 fast.example URLs checked while slow.example hung
+	// then slow.example: 6
 }
