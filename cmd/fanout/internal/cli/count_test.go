@@ -30,7 +30,7 @@ func TestCountRecordsMatchesLineReader(t *testing.T) {
 		}
 		for _, skip := range []bool{true, false} {
 			want := 0
-			for range NewLineReader(strings.NewReader(b.String()), 1<<20, skip).Lines() {
+			for range NewLineReader(strings.NewReader(b.String()), 1<<20, LineRules{SkipComments: skip}).Lines() {
 				want++
 			}
 			got, err := countRecords(t.Context(), path, skip)

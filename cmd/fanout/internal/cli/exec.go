@@ -25,7 +25,9 @@ const maxExecLine = 64 << 10
 const execSynopsis = `fanout exec [flags] -- COMMAND [ARG...] [::: INPUT...]
 
 Runs COMMAND once per input line, concurrently. Inputs come from the arguments
-after :::, from -i FILE, or from stdin: one per line, blank lines skipped.
+after :::, from -i FILE, or from stdin: one per line, blank lines skipped,
+each line as it is (surrounding spaces and bytes that are not UTF-8 kept, as
+file names may have them; a \r before the newline dropped).
 Placeholders in any argument: {} the line, {.} without extension, {/} basename,
 {//} directory, {/.} basename without extension, {#} job number, {%} slot.
 Without a placeholder the line is the last argument. No shell reads the input:
@@ -177,7 +179,7 @@ func runExec(ctx context.Context, env Env, args []string) error {
 		screen: screen,
 		// Records go to stdout only with -o; otherwise the jobs' output does.
 		discardRecords: !records,
-		args:           inputs, maxLine: maxExecLine, skipComments: false,
+		args:           inputs, maxLine: maxExecLine, exactLines: true,
 		input:    func(l Line) Line { return l },
 		execOpts: r.executorOptions(),
 		ordered: func(ctx context.Context, e *fanout.Executor, in iter.Seq[Line]) iter.Seq[ExecRecord] {
@@ -225,7 +227,7 @@ func splitInputs(command []string) (cmd, inputs []string) {
 
 // dryRun prints each job's command line and runs nothing.
 func dryRun(env Env, c *Common, tmpl *procrun.Template, inputs []string) error {
-	lines, _, input, err := openInput("exec", env, c.Input, inputs, maxExecLine, "input lines", false)
+	lines, _, input, err := openInput("exec", env, c.Input, inputs, maxExecLine, "input lines", LineRules{Exact: true})
 	if err != nil {
 		return err
 	}

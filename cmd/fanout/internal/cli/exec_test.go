@@ -65,6 +65,27 @@ func TestExecNoShell(t *testing.T) {
 	}
 }
 
+// TestExecExactInput: a job gets its line's bytes as they are, surrounding
+// spaces and bytes that are not UTF-8 included (file names may have both),
+// with or without a shell, from stdin or after :::.
+func TestExecExactInput(t *testing.T) {
+	in := " lead\ncaf\xe9.txt\ntrail \r\n"
+	want := "< lead>\n<caf\xe9.txt>\n<trail >\n"
+	for _, args := range [][]string{
+		{"exec", "-c", "1", "printf", "<%s>\n"},
+		{"exec", "-c", "1", "--shell", "--", "printf '<%s>\\n' {}"},
+	} {
+		stdout, stderr, err := runCLI(t, in, args...)
+		if err != nil || stdout != want {
+			t.Errorf("%q: stdout %q, want %q (%v: %s)", args, stdout, want, err, stderr)
+		}
+	}
+	stdout, stderr, err := runCLI(t, "", "exec", "-c", "1", "printf", "<%s>\n", ":::", " a ", "caf\xe9")
+	if want := "< a >\n<caf\xe9>\n"; err != nil || stdout != want {
+		t.Errorf("::: stdout %q, want %q (%v: %s)", stdout, want, err, stderr)
+	}
+}
+
 // TestExecShellQuotes: with --shell the template is shell code and each
 // replacement is quoted.
 func TestExecShellQuotes(t *testing.T) {

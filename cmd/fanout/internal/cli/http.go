@@ -112,17 +112,17 @@ func (a argSource) Err() error            { return nil }
 
 // openInput chooses where a streaming subcommand's records come from: the
 // positional arguments, -i FILE ("-" for stdin), or stdin when it is not a
-// terminal. Lines starting with # are skipped when skipComments. It returns
+// terminal, each line a record by rules. It returns
 // the records, their number when known (else -1), and the file to close, if
 // any. An unreadable file is a usage error.
-func openInput(cmd string, env Env, path string, args []string, maxLine int, noun string, skipComments bool) (lineSource, int, io.Closer, error) {
+func openInput(cmd string, env Env, path string, args []string, maxLine int, noun string, rules LineRules) (lineSource, int, io.Closer, error) {
 	switch {
 	case len(args) > 0 && path != "":
 		return nil, 0, nil, usagef(cmd, "give %s either as arguments or with -i, not both", noun)
 	case len(args) > 0:
-		return argSource(ArgLines(args, maxLine, skipComments)), len(args), nil, nil
+		return argSource(ArgLines(args, maxLine, rules)), len(args), nil, nil
 	case path == "-":
-		return NewLineReader(env.Stdin, maxLine, skipComments), -1, nil, nil
+		return NewLineReader(env.Stdin, maxLine, rules), -1, nil, nil
 	case path != "":
 		f, err := os.Open(path)
 		if err != nil {
@@ -132,9 +132,9 @@ func openInput(cmd string, env Env, path string, args []string, maxLine int, nou
 			f.Close()
 			return nil, 0, nil, usagef(cmd, "cannot read the input: %s is a directory", path)
 		}
-		return NewLineReader(f, maxLine, skipComments), -1, f, nil
+		return NewLineReader(f, maxLine, rules), -1, f, nil
 	case !env.StdinTTY && env.Stdin != nil:
-		return NewLineReader(env.Stdin, maxLine, skipComments), -1, nil, nil
+		return NewLineReader(env.Stdin, maxLine, rules), -1, nil, nil
 	}
 	return nil, 0, nil, usagef(cmd, "no %s: give them as arguments, with -i FILE, or on stdin", noun)
 }

@@ -16,8 +16,8 @@ type Line struct {
 	// Index numbers the records from 0 in input order (skipped lines do
 	// not count).
 	Index int
-	// Text is the trimmed line. For a line with Err it is a shortened,
-	// valid UTF-8 form, fit for a record's output.
+	// Text is the line, trimmed unless LineRules.Exact. For a line with Err
+	// it is a shortened, valid UTF-8 form, fit for a record's output.
 	Text string
 	// Err is set when the line cannot be used: ErrLineTooLong or
 	// ErrNotUTF8. The record still exists and should fail with this error.
@@ -33,28 +33,40 @@ var (
 // shownBytes is how much of an over-long line Line.Text keeps.
 const shownBytes = 256
 
-// LineReader streams the records of a line-oriented input: one per line,
-// trimmed of surrounding white space (and \r), blank lines skipped, lines
-// starting with "#" skipped when skipComments. A line longer than the limit
+// LineRules say how a line becomes a record.
+type LineRules struct {
+	// SkipComments skips lines whose first non-blank byte is "#".
+	SkipComments bool
+	// Exact keeps each line as it is, but for a \r before its newline,
+	// and takes any bytes: exec's arguments, file names among them, which
+	// may have surrounding spaces and need not be UTF-8. Otherwise a line
+	// is trimmed of surrounding white space and must be valid UTF-8 (URLs,
+	// JSON).
+	Exact bool
+}
+
+// LineReader streams the records of a line-oriented input: one per line
+// (see LineRules), blank lines (empty or only white space) skipped. A line
+// longer than the limit
 // does not stop the input: it becomes a record with ErrLineTooLong (even a
 // long comment), and reading goes on at the next line. Memory is bounded by
 // MaxLineBytes, whatever the input's size.
 type LineReader struct {
-	r            *bufio.Reader
-	max          int
-	skipComments bool
-	err          error
+	r     *bufio.Reader
+	max   int
+	rules LineRules
+	err   error
 }
 
 // NewLineReader returns a reader of r's records, lines of at most maxBytes
 // bytes (before trimming).
-func NewLineReader(r io.Reader, maxBytes int, skipComments bool) *LineReader {
-	return newLineReader(r, maxBytes, skipComments, 64<<10)
+func NewLineReader(r io.Reader, maxBytes int, rules LineRules) *LineReader {
+	return newLineReader(r, maxBytes, rules, 64<<10)
 }
 
 // newLineReader lets tests use a small buffer, so that lines span reads.
-func newLineReader(r io.Reader, maxBytes int, skipComments bool, bufSize int) *LineReader {
-	return &LineReader{r: bufio.NewReaderSize(r, bufSize), max: maxBytes, skipComments: skipComments}
+func newLineReader(r io.Reader, maxBytes int, rules LineRules, bufSize int) *LineReader {
+	return &LineReader{r: bufio.NewReaderSize(r, bufSize), max: maxBytes, rules: rules}
 }
 
 // Lines yields the records. It stops early at a read error, which Err then
@@ -122,13 +134,18 @@ func (lr *LineReader) readLine(buf []byte) (line []byte, tooLong bool, err error
 
 // record makes the record of a raw line; ok is false for a skipped line.
 func (lr *LineReader) record(line []byte, tooLong bool) (Line, bool) {
-	line = bytes.TrimSpace(line)
+	text := bytes.TrimSpace(line)
+	if lr.rules.Exact {
+		line = bytes.TrimSuffix(line, []byte("\r"))
+	} else {
+		line = text
+	}
 	switch {
 	case tooLong: // always a record, even if it might be a comment
 		return Line{Text: shorten(line), Err: fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, lr.max)}, true
-	case len(line) == 0, lr.skipComments && line[0] == '#':
+	case len(text) == 0, lr.rules.SkipComments && text[0] == '#':
 		return Line{}, false
-	case !utf8.Valid(line):
+	case !lr.rules.Exact && !utf8.Valid(line):
 		return Line{Text: shorten(line), Err: ErrNotUTF8}, true
 	}
 	return Line{Text: string(line)}, true
@@ -145,11 +162,10 @@ func shorten(line []byte) string {
 }
 
 // ArgLines yields command-line arguments as records, with the same rules as
-// a LineReader (trimmed, blank arguments skipped, and those starting with #
-// when skipComments).
-func ArgLines(args []string, maxBytes int, skipComments bool) iter.Seq[Line] {
+// a LineReader (blank arguments skipped).
+func ArgLines(args []string, maxBytes int, rules LineRules) iter.Seq[Line] {
 	return func(yield func(Line) bool) {
-		lr := &LineReader{max: maxBytes, skipComments: skipComments}
+		lr := &LineReader{max: maxBytes, rules: rules}
 		index := 0
 		for _, a := range args {
 			rec, ok := lr.record([]byte(a), len(a) > maxBytes)

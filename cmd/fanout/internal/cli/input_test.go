@@ -15,7 +15,7 @@ import (
 
 func readAll(t *testing.T, input string, max int) []Line {
 	t.Helper()
-	lr := NewLineReader(strings.NewReader(input), max, true)
+	lr := NewLineReader(strings.NewReader(input), max, LineRules{SkipComments: true})
 	var got []Line
 	for l := range lr.Lines() {
 		got = append(got, l)
@@ -86,7 +86,7 @@ func TestLineReaderLongLineIsOneRecord(t *testing.T) {
 
 func TestLineReaderReadError(t *testing.T) {
 	boom := errors.New("disk on fire")
-	lr := NewLineReader(io.MultiReader(strings.NewReader("a\nb\n"), iotest.ErrReader(boom)), 100, true)
+	lr := NewLineReader(io.MultiReader(strings.NewReader("a\nb\n"), iotest.ErrReader(boom)), 100, LineRules{SkipComments: true})
 	var got []string
 	for l := range lr.Lines() {
 		got = append(got, l.Text)
@@ -98,7 +98,7 @@ func TestLineReaderReadError(t *testing.T) {
 
 func TestLineReaderSmallReads(t *testing.T) {
 	input := "a\n\n# c\n  long-ish line  \r\nlast"
-	lr := NewLineReader(iotest.OneByteReader(strings.NewReader(input)), 100, true)
+	lr := NewLineReader(iotest.OneByteReader(strings.NewReader(input)), 100, LineRules{SkipComments: true})
 	var got []Line
 	for l := range lr.Lines() {
 		got = append(got, l)
@@ -110,7 +110,7 @@ func TestLineReaderSmallReads(t *testing.T) {
 
 func TestArgLines(t *testing.T) {
 	var got []Line
-	for l := range ArgLines([]string{" http://example.com/ ", "", "#x", strings.Repeat("q", 26), "\xff"}, 25, true) {
+	for l := range ArgLines([]string{" http://example.com/ ", "", "#x", strings.Repeat("q", 26), "\xff"}, 25, LineRules{SkipComments: true}) {
 		got = append(got, l)
 	}
 	if diff := cmp.Diff([]string{"http://example.com/", "ERR " + strings.Repeat("q", 26), "ERR \uFFFD"}, texts(got)); diff != "" {
@@ -119,10 +119,32 @@ func TestArgLines(t *testing.T) {
 	// Without comment skipping (exec's ::: arguments, lambda's --payload),
 	// an argument starting with # is a record like any other.
 	got = nil
-	for l := range ArgLines([]string{"#x", " ", "# y"}, 25, false) {
+	for l := range ArgLines([]string{"#x", " ", "# y"}, 25, LineRules{}) {
 		got = append(got, l)
 	}
 	if diff := cmp.Diff([]string{"#x", "# y"}, texts(got)); diff != "" {
+		t.Error(diff)
+	}
+}
+
+// TestExactLines: exec's rules keep a line's bytes as they are (file
+// names may have surrounding spaces and need not be UTF-8), but for a \r
+// before the newline; blank lines are still skipped.
+func TestExactLines(t *testing.T) {
+	input := "  lead and trail  \r\ncaf\xe9.txt\n\n \t \n#not a comment\n" + strings.Repeat("x", 30) + "\nlast"
+	var got []Line
+	for l := range NewLineReader(strings.NewReader(input), 25, LineRules{Exact: true}).Lines() {
+		got = append(got, l)
+	}
+	want := []string{"  lead and trail  ", "caf\xe9.txt", "#not a comment", "ERR " + strings.Repeat("x", 30), "last"}
+	if diff := cmp.Diff(want, texts(got)); diff != "" {
+		t.Error(diff)
+	}
+	got = nil
+	for l := range ArgLines([]string{" a ", "", "\xff"}, 25, LineRules{Exact: true}) {
+		got = append(got, l)
+	}
+	if diff := cmp.Diff([]string{" a ", "\xff"}, texts(got)); diff != "" {
 		t.Error(diff)
 	}
 }
@@ -161,7 +183,7 @@ func FuzzReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
 		const max = 32
-		lr := newLineReader(bytes.NewReader(input), max, true, 16) // lines span buffer refills
+		lr := newLineReader(bytes.NewReader(input), max, LineRules{SkipComments: true}, 16) // lines span buffer refills
 		var got []string
 		for l := range lr.Lines() {
 			if l.Index != len(got) {
@@ -195,7 +217,7 @@ func FuzzReader(f *testing.F) {
 
 func ExampleLineReader() {
 	input := "# my URLs\nhttp://example.com/a\n\n  http://example.com/b  \n\xff\n"
-	lr := NewLineReader(strings.NewReader(input), 1024, true)
+	lr := NewLineReader(strings.NewReader(input), 1024, LineRules{SkipComments: true})
 	for l := range lr.Lines() {
 		fmt.Println(l.Index, l.Text, l.Err)
 	}

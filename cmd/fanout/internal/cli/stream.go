@@ -21,6 +21,7 @@ type streamJob[In, R any] struct {
 	args                []string // records given on the command line
 	maxLine             int      // longest line read as a record
 	skipComments        bool     // skip lines starting with #
+	exactLines          bool     // see LineRules.Exact
 	input               func(Line) In
 	execOpts            []fanout.Option
 	ordered, unordered  func(context.Context, *fanout.Executor, iter.Seq[In]) iter.Seq[R]
@@ -39,7 +40,7 @@ type streamJob[In, R any] struct {
 // the shared flags, and writes one output record per input record, with
 // interrupt handling, progress and the trace outputs.
 func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[In, R]) error {
-	lines, total, input, err := openInput(j.cmd, env, c.Input, j.args, j.maxLine, j.noun, j.skipComments)
+	lines, total, input, err := openInput(j.cmd, env, c.Input, j.args, j.maxLine, j.noun, LineRules{SkipComments: j.skipComments, Exact: j.exactLines})
 	if err != nil {
 		return err
 	}
