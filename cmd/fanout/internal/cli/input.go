@@ -19,8 +19,8 @@ type Line struct {
 	// Text is the line, trimmed unless LineRules.Exact. For a line with Err
 	// it is a shortened, valid UTF-8 form, fit for a record's output.
 	Text string
-	// Err is set when the line cannot be used: ErrLineTooLong or
-	// ErrNotUTF8. The record still exists and should fail with this error.
+	// Err is set when the line cannot be used: ErrLineTooLong, ErrNotUTF8
+	// or ErrNUL. The record still exists and should fail with this error.
 	Err error
 }
 
@@ -28,6 +28,7 @@ type Line struct {
 var (
 	ErrLineTooLong = errors.New("line too long")
 	ErrNotUTF8     = errors.New("line is not valid UTF-8")
+	ErrNUL         = errors.New("line holds a NUL byte, which no program argument can")
 )
 
 // shownBytes is how much of an over-long line Line.Text keeps.
@@ -147,6 +148,8 @@ func (lr *LineReader) record(line []byte, tooLong bool) (Line, bool) {
 		return Line{}, false
 	case !lr.rules.Exact && !utf8.Valid(line):
 		return Line{Text: shorten(line), Err: ErrNotUTF8}, true
+	case lr.rules.Exact && bytes.IndexByte(line, 0) >= 0:
+		return Line{Text: shorten(line), Err: ErrNUL}, true
 	}
 	return Line{Text: string(line)}, true
 }

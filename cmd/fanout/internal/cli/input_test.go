@@ -131,12 +131,12 @@ func TestArgLines(t *testing.T) {
 // names may have surrounding spaces and need not be UTF-8), but for a \r
 // before the newline; blank lines are still skipped.
 func TestExactLines(t *testing.T) {
-	input := "  lead and trail  \r\ncaf\xe9.txt\n\n \t \n#not a comment\n" + strings.Repeat("x", 30) + "\nlast"
+	input := "  lead and trail  \r\ncaf\xe9.txt\n\n \t \n#not a comment\nnul\x00\n" + strings.Repeat("x", 30) + "\nlast"
 	var got []Line
 	for l := range NewLineReader(strings.NewReader(input), 25, LineRules{Exact: true}).Lines() {
 		got = append(got, l)
 	}
-	want := []string{"  lead and trail  ", "caf\xe9.txt", "#not a comment", "ERR " + strings.Repeat("x", 30), "last"}
+	want := []string{"  lead and trail  ", "caf\xe9.txt", "#not a comment", "ERR nul\x00", "ERR " + strings.Repeat("x", 30), "last"}
 	if diff := cmp.Diff(want, texts(got)); diff != "" {
 		t.Error(diff)
 	}
