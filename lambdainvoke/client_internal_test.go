@@ -1,7 +1,9 @@
 package lambdainvoke
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -40,5 +42,46 @@ func TestConnectionsWithinConcurrency(t *testing.T) {
 	iv.pool.mu.Unlock()
 	if peak > limit {
 		t.Errorf("%d connections open at once for %d calls at once", peak, limit)
+	}
+}
+
+// TestOneWritePerCall checks that a call with a small payload goes out in
+// one write, headers and body together (net/http wrote them apart, as it
+// does for a body it cannot see is in memory), and that payloads above
+// oneWriteMax, sent as before, and payloads of every size in between
+// still arrive whole.
+func TestOneWritePerCall(t *testing.T) {
+	s := lambdatest.StartTest(t, lambdatest.Options{})
+	iv, err := New(t.Context(), Template{FunctionName: "fn"}, Config{
+		Region: "us-east-1", EndpointURL: s.URL(), Concurrency: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDFANOUTTESTKEY", "fanout-test-secret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(1))...)
+	defer iv.Close()
+	defer e.Close()
+
+	const calls = 20
+	for i := range calls {
+		r := iv.Invoke(t.Context(), e, fmt.Appendf(nil, `{"id":%d}`, i))
+		if r.Err != nil || r.Status != 200 {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if n := iv.pool.writes.Load(); n != calls {
+		t.Errorf("%d writes for %d calls with small payloads, want one each", n, calls)
+	}
+
+	for _, size := range []int{oneWriteMax - 1, oneWriteMax, oneWriteMax + 1, 3 * oneWriteMax} {
+		payload := []byte(`"` + strings.Repeat("x", size-2) + `"`)
+		r := iv.Invoke(t.Context(), e, payload)
+		if r.Err != nil || r.Status != 200 {
+			t.Fatalf("%d bytes: %+v", size, r)
+		}
+		if !bytes.Equal(r.Response, payload) {
+			t.Errorf("%d bytes: the function got %d bytes back", size, len(r.Response))
+		}
 	}
 }
