@@ -72,9 +72,11 @@ func newClient(ctx context.Context, cfg Config) (*lambda.Client, *connPool, erro
 		return nil, nil, ErrNoRegion
 	}
 	// Wrapped here, after the SDK has resolved its buildable client
-	// (AWS_CA_BUNDLE's roots, its defaults mode's timeouts).
+	// (AWS_CA_BUNDLE's roots, its defaults mode's timeouts) and its
+	// endpoint resolver.
 	return lambda.NewFromConfig(awsCfg, func(o *lambda.Options) {
 		o.HTTPClient = oneWriteClient{o.HTTPClient}
+		o.EndpointResolverV2 = &endpointCache{next: o.EndpointResolverV2}
 	}), pool, nil
 }
 
