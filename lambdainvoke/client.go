@@ -75,7 +75,7 @@ func newClient(ctx context.Context, cfg Config) (*lambda.Client, *connPool, erro
 	// (AWS_CA_BUNDLE's roots, its defaults mode's timeouts) and its
 	// endpoint resolver.
 	return lambda.NewFromConfig(awsCfg, func(o *lambda.Options) {
-		o.HTTPClient = oneWriteClient{o.HTTPClient}
+		o.HTTPClient = &oneWriteClient{o.HTTPClient}
 		o.EndpointResolverV2 = &endpointCache{next: o.EndpointResolverV2}
 	}), pool, nil
 }
@@ -93,7 +93,7 @@ const oneWriteMax = 64 << 10
 // they came: there the copy would cost more than the write it saves.
 type oneWriteClient struct{ next lambda.HTTPClient }
 
-func (c oneWriteClient) Do(req *http.Request) (*http.Response, error) {
+func (c *oneWriteClient) Do(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody && req.ContentLength > 0 && req.ContentLength <= oneWriteMax {
 		body := make([]byte, req.ContentLength)
 		n, err := io.ReadFull(req.Body, body)
