@@ -3,6 +3,8 @@ package lambdainvoke
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -83,5 +85,56 @@ func TestOneWritePerCall(t *testing.T) {
 		if !bytes.Equal(r.Response, payload) {
 			t.Errorf("%d bytes: the function got %d bytes back", size, len(r.Response))
 		}
+	}
+}
+
+type bodyRecorder struct {
+	body     []byte
+	inMemory bool
+}
+
+func (r *bodyRecorder) Do(req *http.Request) (*http.Response, error) {
+	_, r.inMemory = req.Body.(interface {
+		WriteTo(io.Writer) (int64, error)
+	})
+	r.body, _ = io.ReadAll(req.Body)
+	return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+}
+
+// TestOneWriteClientKeepsBody checks that oneWriteClient passes on every
+// byte of a body: copied when it is exactly as long as announced, and as
+// it came, so that net/http reports the mismatch, when it is longer or
+// shorter.
+func TestOneWriteClientKeepsBody(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		body     string
+		length   int64
+		inMemory bool
+	}{
+		{"exact", `{"a":1}`, 7, true},
+		{"longer than announced", `{"a":1}`, 5, false},
+		{"shorter than announced", `{"a":1}`, 9, false},
+		{"over the limit", strings.Repeat("x", oneWriteMax+1), oneWriteMax + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := &bodyRecorder{}
+			// Like the SDK's body, one net/http cannot see is in memory.
+			body := io.NopCloser(struct{ io.Reader }{strings.NewReader(tc.body)})
+			req, err := http.NewRequest("POST", "http://127.0.0.1:1/", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = tc.length
+			if _, err := (&oneWriteClient{next}).Do(req); err != nil {
+				t.Fatal(err)
+			}
+			if string(next.body) != tc.body {
+				t.Errorf("passed on %d bytes of %d", len(next.body), len(tc.body))
+			}
+			if next.inMemory != tc.inMemory {
+				t.Errorf("body handed on in memory: %v, want %v", next.inMemory, tc.inMemory)
+			}
+		})
 	}
 }
