@@ -1,7 +1,11 @@
 package lambdainvoke
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -40,5 +44,97 @@ func TestConnectionsWithinConcurrency(t *testing.T) {
 	iv.pool.mu.Unlock()
 	if peak > limit {
 		t.Errorf("%d connections open at once for %d calls at once", peak, limit)
+	}
+}
+
+// TestOneWritePerCall checks that a call with a small payload goes out in
+// one write, headers and body together (net/http wrote them apart, as it
+// does for a body it cannot see is in memory), and that payloads above
+// oneWriteMax, sent as before, and payloads of every size in between
+// still arrive whole.
+func TestOneWritePerCall(t *testing.T) {
+	s := lambdatest.StartTest(t, lambdatest.Options{})
+	iv, err := New(t.Context(), Template{FunctionName: "fn"}, Config{
+		Region: "us-east-1", EndpointURL: s.URL(), Concurrency: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDFANOUTTESTKEY", "fanout-test-secret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(1))...)
+	defer iv.Close()
+	defer e.Close()
+
+	const calls = 20
+	for i := range calls {
+		r := iv.Invoke(t.Context(), e, fmt.Appendf(nil, `{"id":%d}`, i))
+		if r.Err != nil || r.Status != 200 {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if n := iv.pool.writes.Load(); n != calls {
+		t.Errorf("%d writes for %d calls with small payloads, want one each", n, calls)
+	}
+
+	for _, size := range []int{oneWriteMax - 1, oneWriteMax, oneWriteMax + 1, 3 * oneWriteMax} {
+		payload := []byte(`"` + strings.Repeat("x", size-2) + `"`)
+		r := iv.Invoke(t.Context(), e, payload)
+		if r.Err != nil || r.Status != 200 {
+			t.Fatalf("%d bytes: %+v", size, r)
+		}
+		if !bytes.Equal(r.Response, payload) {
+			t.Errorf("%d bytes: the function got %d bytes back", size, len(r.Response))
+		}
+	}
+}
+
+type bodyRecorder struct {
+	body     []byte
+	inMemory bool
+}
+
+func (r *bodyRecorder) Do(req *http.Request) (*http.Response, error) {
+	_, r.inMemory = req.Body.(interface {
+		WriteTo(io.Writer) (int64, error)
+	})
+	r.body, _ = io.ReadAll(req.Body)
+	return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+}
+
+// TestOneWriteClientKeepsBody checks that oneWriteClient passes on every
+// byte of a body: copied when it is exactly as long as announced, and as
+// it came, so that net/http reports the mismatch, when it is longer or
+// shorter.
+func TestOneWriteClientKeepsBody(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		body     string
+		length   int64
+		inMemory bool
+	}{
+		{"exact", `{"a":1}`, 7, true},
+		{"longer than announced", `{"a":1}`, 5, false},
+		{"shorter than announced", `{"a":1}`, 9, false},
+		{"over the limit", strings.Repeat("x", oneWriteMax+1), oneWriteMax + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := &bodyRecorder{}
+			// Like the SDK's body, one net/http cannot see is in memory.
+			body := io.NopCloser(struct{ io.Reader }{strings.NewReader(tc.body)})
+			req, err := http.NewRequest("POST", "http://127.0.0.1:1/", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = tc.length
+			if _, err := (&oneWriteClient{next}).Do(req); err != nil {
+				t.Fatal(err)
+			}
+			if string(next.body) != tc.body {
+				t.Errorf("passed on %d bytes of %d", len(next.body), len(tc.body))
+			}
+			if next.inMemory != tc.inMemory {
+				t.Errorf("body handed on in memory: %v, want %v", next.inMemory, tc.inMemory)
+			}
+		})
 	}
 }

@@ -41,11 +41,11 @@ func isolateAWSEnv() {
 	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 }
 
-// newBenchInvoker returns an invoker against s and an executor of the given
+// newBenchInvoker returns an invoker against endpoint and an executor of the given
 // limit, for benchmarks.
-func newBenchInvoker(b *testing.B, s *lambdatest.Server, limit int) (*lambdainvoke.Invoker, *fanout.Executor) {
+func newBenchInvoker(b *testing.B, endpoint string, limit int) (*lambdainvoke.Invoker, *fanout.Executor) {
 	iv, err := lambdainvoke.New(b.Context(), lambdainvoke.Template{FunctionName: "fn"}, lambdainvoke.Config{
-		Region: "us-east-1", EndpointURL: s.URL(), Concurrency: limit,
+		Region: "us-east-1", EndpointURL: endpoint, Concurrency: limit,
 		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
 	})
 	if err != nil {
