@@ -85,9 +85,9 @@ type Config struct {
 
 // Invoker calls one Template's function. It is safe for concurrent use;
 // build one per template and reuse it, since it owns the connection pool.
-// A call costs about 0.35 ms of CPU (1,000 calls at once, garbage collection
-// included) and 400 allocations on the client, most
-// of it the SDK's (serialization, SigV4 signing, its middleware stack); see
+// A call costs about 0.35 ms of CPU (1,000 calls at once, garbage
+// collection included) and 400 allocations on the client, most of it the
+// SDK's (serialization, SigV4 signing, its middleware stack); see
 // BenchmarkInvokeAll.
 type Invoker struct {
 	tmpl   Template
