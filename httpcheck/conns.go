@@ -449,17 +449,33 @@ func (c *poolConn) Close() error {
 }
 
 // requestConns follows the connections one check's requests use (one per
-// redirect hop), so that the pool knows which connections are idle.
+// redirect hop), so that the pool knows which connections are idle. It
+// holds the check's client trace, so that a check costs one allocation for
+// both, and makes the channel a waiting dial needs only when a dial asks
+// for it: most checks reuse an idle connection and never dial.
 type requestConns struct {
-	pool *connPool
+	pool  *connPool
+	trace httptrace.ClientTrace
 
-	mu     sync.Mutex
-	conns  []*poolConn
-	want   chan struct{} // closed when the hop waiting for a connection got one
-	wanted bool          // want is still open
+	mu    sync.Mutex
+	conns []*poolConn
+	first [1]*poolConn // conns' room for the usual single hop
+	// want is closed when the hop waiting for a connection got one; made
+	// on demand by waiting.
+	want   chan struct{}
+	wanted bool // want is made and still open
+	got    bool // the current hop has its connection
 }
 
 type requestConnsKey struct{}
+
+// gotAlready is the channel waiting returns once the hop has its
+// connection: closed for good.
+var gotAlready = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 func requestConnsFrom(ctx context.Context) *requestConns {
 	rc, _ := ctx.Value(requestConnsKey{}).(*requestConns)
@@ -470,11 +486,11 @@ func requestConnsFrom(ctx context.Context) *requestConns {
 // it.
 func (p *connPool) withRequestConns(ctx context.Context) (context.Context, *requestConns) {
 	rc := &requestConns{pool: p}
+	rc.conns = rc.first[:0]
+	rc.trace.GetConn = func(string) { rc.getConn() }
+	rc.trace.GotConn = rc.gotConn
 	ctx = context.WithValue(ctx, requestConnsKey{}, rc)
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn: func(string) { rc.getConn() },
-		GotConn: rc.gotConn,
-	}), rc
+	return httptrace.WithClientTrace(ctx, &rc.trace), rc
 }
 
 // waiting returns a channel closed when the current hop no longer needs a
@@ -483,31 +499,42 @@ func (rc *requestConns) waiting() <-chan struct{} {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.want == nil {
+		if rc.got {
+			return gotAlready
+		}
 		rc.want, rc.wanted = make(chan struct{}), true
 	}
 	return rc.want
 }
 
-// gotOneLocked closes want: the hop has its connection. rc.mu must be held.
+// gotOneLocked marks the hop as having its connection and closes want.
+// rc.mu must be held.
 func (rc *requestConns) gotOneLocked() {
+	rc.got = true
 	if rc.wanted {
 		close(rc.want)
 		rc.wanted = false
 	}
 }
 
+// releaseLocked gives back the connections of the hops so far. rc.mu must
+// be held (the pool's lock is taken inside it, never the other way round).
+func (rc *requestConns) releaseLocked() {
+	for i, c := range rc.conns {
+		rc.pool.release(c)
+		rc.conns[i] = nil
+	}
+	rc.conns = rc.conns[:0]
+}
+
 // getConn starts a hop: the connections of earlier hops were given back
 // when their responses were closed.
 func (rc *requestConns) getConn() {
 	rc.mu.Lock()
-	conns := rc.conns
-	rc.conns = nil
+	rc.releaseLocked()
 	rc.gotOneLocked()
-	rc.want, rc.wanted = make(chan struct{}), true
+	rc.want, rc.got = nil, false
 	rc.mu.Unlock()
-	for _, c := range conns {
-		rc.pool.release(c)
-	}
 }
 
 func (rc *requestConns) gotConn(info httptrace.GotConnInfo) {
@@ -516,24 +543,18 @@ func (rc *requestConns) gotConn(info httptrace.GotConnInfo) {
 	rc.gotOneLocked()
 	if c != nil {
 		rc.conns = append(rc.conns, c)
-	}
-	rc.mu.Unlock()
-	if c != nil {
 		rc.pool.take(c)
 	}
+	rc.mu.Unlock()
 }
 
 // done gives back every connection the check used: its response is
 // closed.
 func (rc *requestConns) done() {
 	rc.mu.Lock()
-	conns := rc.conns
-	rc.conns = nil
+	rc.releaseLocked()
 	rc.gotOneLocked()
 	rc.mu.Unlock()
-	for _, c := range conns {
-		rc.pool.release(c)
-	}
 }
 
 // asPoolConn finds the pool's connection under a TLS one.

@@ -108,6 +108,7 @@ type Checker struct {
 	transport *http.Transport
 	pool      *connPool
 	header    http.Header // sent with every request: read only
+	host      string      // Config.Header's Host, which overrides the URL's
 }
 
 // New returns a Checker for cfg, or an error when cfg is invalid (an
@@ -176,7 +177,7 @@ func newChecker(cfg Config, dial func(ctx context.Context, network, addr string)
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", cfg.UserAgent)
 	}
-	c := &Checker{cfg: cfg, transport: tr, pool: pool, header: header}
+	c := &Checker{cfg: cfg, transport: tr, pool: pool, header: header, host: cfg.Header.Get("Host")}
 	c.client = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
 	return c
 }
@@ -282,7 +283,10 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	req := &http.Request{
+	ctx, conns := c.pool.withRequestConns(ctx)
+	defer conns.done()
+	// A value, so that WithContext's copy is the request's one allocation.
+	base := http.Request{
 		Method:     c.cfg.Method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -291,12 +295,10 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 		Header:     c.header,
 		Host:       u.Host,
 	}
-	if h := c.cfg.Header.Get("Host"); h != "" {
-		req.Host = h
+	if c.host != "" {
+		base.Host = c.host
 	}
-	ctx, conns := c.pool.withRequestConns(ctx)
-	defer conns.done()
-	req = req.WithContext(ctx)
+	req := base.WithContext(ctx)
 
 	resp, err := c.client.Do(req)
 	var a answer

@@ -90,13 +90,20 @@ func (ch *check) result(err error) Result {
 		}
 	}
 	r.DurationMS = float64(r.Duration.Microseconds()) / 1000
-	var se *StatusError
-	if err != nil && !(errors.As(err, &se) && se.Status == r.Status) {
+	if err != nil && !isStatus(err, r.Status) {
 		r.Err = err
 		r.Error = describe(err)
 		r.ErrorKind = Classify(err)
 	}
 	return r
+}
+
+// isStatus reports whether err is the StatusError of status: the retries
+// of a 429 or 503 ran out and the status is the result. (A function of its
+// own so that errors.As's target is allocated only for an error.)
+func isStatus(err error, status int) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == status
 }
 
 // stopped marks err as a cancellation when it is the cause ctx ended with:
