@@ -286,6 +286,8 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 	ctx, conns := c.pool.withRequestConns(ctx)
 	defer conns.done()
 	// A value, so that WithContext's copy is the request's one allocation.
+	// Host stays empty (the URL's) unless overridden: net/http's client
+	// copies the URL of a request whose Host is set.
 	base := http.Request{
 		Method:     c.cfg.Method,
 		URL:        u,
@@ -293,10 +295,7 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
 		ProtoMajor: 1,
 		ProtoMinor: 1,
 		Header:     c.header,
-		Host:       u.Host,
-	}
-	if c.host != "" {
-		base.Host = c.host
+		Host:       c.host,
 	}
 	req := base.WithContext(ctx)
 
