@@ -1,7 +1,6 @@
 package httpcheck
 
 import (
-	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -79,7 +78,7 @@ type connPool struct {
 
 	mu    sync.Mutex
 	open  int                   // connections dialing or open
-	idle  *list.List            // of *poolConn, least recently used first
+	idle  idleList              // least recently used first
 	hosts map[string]*hostConns // by dial address
 	// learned is what past connections told of a host, kept after its
 	// connections close.
@@ -115,7 +114,6 @@ func newConnPool(dial func(ctx context.Context, network, addr string) (net.Conn,
 		dial:    dial,
 		max:     max,
 		settle:  newConnSettle,
-		idle:    list.New(),
 		hosts:   make(map[string]*hostConns),
 		learned: make(map[string]hostTraits),
 		room:    make(chan struct{}),
@@ -239,7 +237,7 @@ func (p *connPool) DialContext(ctx context.Context, network, addr string) (_ net
 	// A new connection is idle until a request takes it; it goes at the
 	// back of the line for eviction.
 	p.mu.Lock()
-	pc.elem = p.idle.PushBack(pc)
+	p.idle.pushBack(pc)
 	strict := p.learned[addr].strict
 	p.mu.Unlock()
 	if !strict {
@@ -305,8 +303,7 @@ func (p *connPool) learnLocked(addr string, update func(*hostTraits)) {
 // perhaps, which then stops waiting.
 func (p *connPool) evictableLocked(addr string, newHost bool, now time.Time) (*poolConn, time.Duration) {
 	var wait time.Duration
-	for e := p.idle.Front(); e != nil; e = e.Next() {
-		c := e.Value.(*poolConn)
+	for c := p.idle.front; c != nil; c = c.next {
 		if c.addr == addr {
 			continue
 		}
@@ -317,8 +314,7 @@ func (p *connPool) evictableLocked(addr string, newHost bool, now time.Time) (*p
 			in = c.idleSince.Add(evictIdle).Sub(now)
 		}
 		if in <= 0 {
-			p.idle.Remove(e)
-			c.elem = nil
+			p.idle.remove(c)
 			return c, 0
 		}
 		if wait == 0 || in < wait {
@@ -351,9 +347,8 @@ func (p *connPool) take(c *poolConn) {
 	p.mu.Lock()
 	c.users++
 	c.used = true
-	if c.elem != nil {
-		p.idle.Remove(c.elem)
-		c.elem = nil
+	if c.idling {
+		p.idle.remove(c)
 	}
 	p.mu.Unlock()
 }
@@ -364,9 +359,9 @@ func (p *connPool) release(c *poolConn) {
 	if c.users > 0 {
 		c.users--
 	}
-	if c.users == 0 && c.elem == nil && !c.closed {
+	if c.users == 0 && !c.idling && !c.closed {
 		c.idleSince = time.Now()
-		c.elem = p.idle.PushBack(c)
+		p.idle.pushBack(c)
 		if p.newHostWaiters > 0 {
 			p.roomLocked()
 		}
@@ -386,11 +381,12 @@ type poolConn struct {
 	closeOnce sync.Once
 
 	// Guarded by pool.mu.
-	idleSince time.Time     // when the last request gave it back, or it was dialed
-	users     int           // requests using it (HTTP/2 shares one)
-	used      bool          // by a request, ever
-	elem      *list.Element // in pool.idle when unused
-	closed    bool
+	idleSince  time.Time // when the last request gave it back, or it was dialed
+	users      int       // requests using it (HTTP/2 shares one)
+	used       bool      // by a request, ever
+	idling     bool      // in pool.idle
+	prev, next *poolConn // in pool.idle
+	closed     bool
 }
 
 // evict closes c to make room. Should net/http have just handed it to a
@@ -434,9 +430,8 @@ func (c *poolConn) Close() error {
 			p.learnLocked(c.addr, func(h *hostTraits) { h.strict = true })
 		}
 		c.closed = true
-		if c.elem != nil {
-			p.idle.Remove(c.elem)
-			c.elem = nil
+		if c.idling {
+			p.idle.remove(c)
 		}
 		p.open--
 		h := p.hosts[c.addr]
@@ -446,6 +441,35 @@ func (c *poolConn) Close() error {
 		p.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// idleList is the pool's idle connections, least recently used first,
+// linked through the connections themselves: a connection going idle after
+// every check costs no allocation. Guarded by pool.mu.
+type idleList struct{ front, back *poolConn }
+
+func (l *idleList) pushBack(c *poolConn) {
+	c.prev, c.next, c.idling = l.back, nil, true
+	if l.back != nil {
+		l.back.next = c
+	} else {
+		l.front = c
+	}
+	l.back = c
+}
+
+func (l *idleList) remove(c *poolConn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.front = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.back = c.prev
+	}
+	c.prev, c.next, c.idling = nil, nil, false
 }
 
 // requestConns follows the connections one check's requests use (one per
