@@ -225,8 +225,17 @@ func appendHTTPJSON(b []byte, r httpcheck.Result) []byte {
 	return append(b, '}')
 }
 
+// statusClasses are the names statusClass returns for the usual statuses,
+// made once rather than per record.
+var statusClasses = [...]string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx"}
+
 // statusClass names a status's class: "2xx".
-func statusClass(status int) string { return strconv.Itoa(status/100) + "xx" }
+func statusClass(status int) string {
+	if c := status / 100; c >= 0 && c < len(statusClasses) {
+		return statusClasses[c]
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
 
 func statusText(code int) string {
 	if code == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,13 @@ func BenchmarkHTTPRecordJSONL(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestStatusClass(t *testing.T) {
+	for status := -1000; status <= 1100; status++ {
+		if got, want := statusClass(status), strconv.Itoa(status/100)+"xx"; got != want {
+			t.Fatalf("statusClass(%d) = %q, want %q", status, got, want)
+		}
 	}
 }
