@@ -1,7 +1,6 @@
 package httpcheck
 
 import (
-	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -79,7 +78,7 @@ type connPool struct {
 
 	mu    sync.Mutex
 	open  int                   // connections dialing or open
-	idle  *list.List            // of *poolConn, least recently used first
+	idle  idleList              // least recently used first
 	hosts map[string]*hostConns // by dial address
 	// learned is what past connections told of a host, kept after its
 	// connections close.
@@ -115,7 +114,6 @@ func newConnPool(dial func(ctx context.Context, network, addr string) (net.Conn,
 		dial:    dial,
 		max:     max,
 		settle:  newConnSettle,
-		idle:    list.New(),
 		hosts:   make(map[string]*hostConns),
 		learned: make(map[string]hostTraits),
 		room:    make(chan struct{}),
@@ -239,7 +237,7 @@ func (p *connPool) DialContext(ctx context.Context, network, addr string) (_ net
 	// A new connection is idle until a request takes it; it goes at the
 	// back of the line for eviction.
 	p.mu.Lock()
-	pc.elem = p.idle.PushBack(pc)
+	p.idle.pushBack(pc)
 	strict := p.learned[addr].strict
 	p.mu.Unlock()
 	if !strict {
@@ -305,8 +303,7 @@ func (p *connPool) learnLocked(addr string, update func(*hostTraits)) {
 // perhaps, which then stops waiting.
 func (p *connPool) evictableLocked(addr string, newHost bool, now time.Time) (*poolConn, time.Duration) {
 	var wait time.Duration
-	for e := p.idle.Front(); e != nil; e = e.Next() {
-		c := e.Value.(*poolConn)
+	for c := p.idle.front; c != nil; c = c.next {
 		if c.addr == addr {
 			continue
 		}
@@ -317,8 +314,7 @@ func (p *connPool) evictableLocked(addr string, newHost bool, now time.Time) (*p
 			in = c.idleSince.Add(evictIdle).Sub(now)
 		}
 		if in <= 0 {
-			p.idle.Remove(e)
-			c.elem = nil
+			p.idle.remove(c)
 			return c, 0
 		}
 		if wait == 0 || in < wait {
@@ -351,9 +347,8 @@ func (p *connPool) take(c *poolConn) {
 	p.mu.Lock()
 	c.users++
 	c.used = true
-	if c.elem != nil {
-		p.idle.Remove(c.elem)
-		c.elem = nil
+	if c.idling {
+		p.idle.remove(c)
 	}
 	p.mu.Unlock()
 }
@@ -364,9 +359,9 @@ func (p *connPool) release(c *poolConn) {
 	if c.users > 0 {
 		c.users--
 	}
-	if c.users == 0 && c.elem == nil && !c.closed {
+	if c.users == 0 && !c.idling && !c.closed {
 		c.idleSince = time.Now()
-		c.elem = p.idle.PushBack(c)
+		p.idle.pushBack(c)
 		if p.newHostWaiters > 0 {
 			p.roomLocked()
 		}
@@ -386,11 +381,12 @@ type poolConn struct {
 	closeOnce sync.Once
 
 	// Guarded by pool.mu.
-	idleSince time.Time     // when the last request gave it back, or it was dialed
-	users     int           // requests using it (HTTP/2 shares one)
-	used      bool          // by a request, ever
-	elem      *list.Element // in pool.idle when unused
-	closed    bool
+	idleSince  time.Time // when the last request gave it back, or it was dialed
+	users      int       // requests using it (HTTP/2 shares one)
+	used       bool      // by a request, ever
+	idling     bool      // in pool.idle
+	prev, next *poolConn // in pool.idle
+	closed     bool
 }
 
 // evict closes c to make room. Should net/http have just handed it to a
@@ -434,9 +430,8 @@ func (c *poolConn) Close() error {
 			p.learnLocked(c.addr, func(h *hostTraits) { h.strict = true })
 		}
 		c.closed = true
-		if c.elem != nil {
-			p.idle.Remove(c.elem)
-			c.elem = nil
+		if c.idling {
+			p.idle.remove(c)
 		}
 		p.open--
 		h := p.hosts[c.addr]
@@ -448,18 +443,63 @@ func (c *poolConn) Close() error {
 	return c.Conn.Close()
 }
 
-// requestConns follows the connections one check's requests use (one per
-// redirect hop), so that the pool knows which connections are idle.
-type requestConns struct {
-	pool *connPool
+// idleList is the pool's idle connections, least recently used first,
+// linked through the connections themselves: a connection going idle after
+// every check costs no allocation. Guarded by pool.mu.
+type idleList struct{ front, back *poolConn }
 
-	mu     sync.Mutex
-	conns  []*poolConn
-	want   chan struct{} // closed when the hop waiting for a connection got one
-	wanted bool          // want is still open
+func (l *idleList) pushBack(c *poolConn) {
+	c.prev, c.next, c.idling = l.back, nil, true
+	if l.back != nil {
+		l.back.next = c
+	} else {
+		l.front = c
+	}
+	l.back = c
+}
+
+func (l *idleList) remove(c *poolConn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.front = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.back = c.prev
+	}
+	c.prev, c.next, c.idling = nil, nil, false
+}
+
+// requestConns follows the connections one check's requests use (one per
+// redirect hop), so that the pool knows which connections are idle. It
+// holds the check's client trace, so that a check costs one allocation for
+// both, and makes the channel a waiting dial needs only when a dial asks
+// for it: most checks reuse an idle connection and never dial.
+type requestConns struct {
+	pool  *connPool
+	trace httptrace.ClientTrace
+
+	mu    sync.Mutex
+	conns []*poolConn
+	first [1]*poolConn // conns' room for the usual single hop
+	// want is closed when the hop waiting for a connection got one; made
+	// on demand by waiting.
+	want   chan struct{}
+	wanted bool // want is made and still open
+	got    bool // the current hop has its connection
 }
 
 type requestConnsKey struct{}
+
+// gotAlready is the channel waiting returns once the hop has its
+// connection: closed for good.
+var gotAlready = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 func requestConnsFrom(ctx context.Context) *requestConns {
 	rc, _ := ctx.Value(requestConnsKey{}).(*requestConns)
@@ -470,11 +510,11 @@ func requestConnsFrom(ctx context.Context) *requestConns {
 // it.
 func (p *connPool) withRequestConns(ctx context.Context) (context.Context, *requestConns) {
 	rc := &requestConns{pool: p}
+	rc.conns = rc.first[:0]
+	rc.trace.GetConn = func(string) { rc.getConn() }
+	rc.trace.GotConn = rc.gotConn
 	ctx = context.WithValue(ctx, requestConnsKey{}, rc)
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn: func(string) { rc.getConn() },
-		GotConn: rc.gotConn,
-	}), rc
+	return httptrace.WithClientTrace(ctx, &rc.trace), rc
 }
 
 // waiting returns a channel closed when the current hop no longer needs a
@@ -483,31 +523,42 @@ func (rc *requestConns) waiting() <-chan struct{} {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.want == nil {
+		if rc.got {
+			return gotAlready
+		}
 		rc.want, rc.wanted = make(chan struct{}), true
 	}
 	return rc.want
 }
 
-// gotOneLocked closes want: the hop has its connection. rc.mu must be held.
+// gotOneLocked marks the hop as having its connection and closes want.
+// rc.mu must be held.
 func (rc *requestConns) gotOneLocked() {
+	rc.got = true
 	if rc.wanted {
 		close(rc.want)
 		rc.wanted = false
 	}
 }
 
+// releaseLocked gives back the connections of the hops so far. rc.mu must
+// be held (the pool's lock is taken inside it, never the other way round).
+func (rc *requestConns) releaseLocked() {
+	for i, c := range rc.conns {
+		rc.pool.release(c)
+		rc.conns[i] = nil
+	}
+	rc.conns = rc.conns[:0]
+}
+
 // getConn starts a hop: the connections of earlier hops were given back
 // when their responses were closed.
 func (rc *requestConns) getConn() {
 	rc.mu.Lock()
-	conns := rc.conns
-	rc.conns = nil
+	rc.releaseLocked()
 	rc.gotOneLocked()
-	rc.want, rc.wanted = make(chan struct{}), true
+	rc.want, rc.got = nil, false
 	rc.mu.Unlock()
-	for _, c := range conns {
-		rc.pool.release(c)
-	}
 }
 
 func (rc *requestConns) gotConn(info httptrace.GotConnInfo) {
@@ -516,24 +567,18 @@ func (rc *requestConns) gotConn(info httptrace.GotConnInfo) {
 	rc.gotOneLocked()
 	if c != nil {
 		rc.conns = append(rc.conns, c)
-	}
-	rc.mu.Unlock()
-	if c != nil {
 		rc.pool.take(c)
 	}
+	rc.mu.Unlock()
 }
 
 // done gives back every connection the check used: its response is
 // closed.
 func (rc *requestConns) done() {
 	rc.mu.Lock()
-	conns := rc.conns
-	rc.conns = nil
+	rc.releaseLocked()
 	rc.gotOneLocked()
 	rc.mu.Unlock()
-	for _, c := range conns {
-		rc.pool.release(c)
-	}
 }
 
 // asPoolConn finds the pool's connection under a TLS one.

@@ -108,6 +108,7 @@ type Checker struct {
 	transport *http.Transport
 	pool      *connPool
 	header    http.Header // sent with every request: read only
+	host      string      // Config.Header's Host, which overrides the URL's
 }
 
 // New returns a Checker for cfg, or an error when cfg is invalid (an
@@ -176,7 +177,7 @@ func newChecker(cfg Config, dial func(ctx context.Context, network, addr string)
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", cfg.UserAgent)
 	}
-	c := &Checker{cfg: cfg, transport: tr, pool: pool, header: header}
+	c := &Checker{cfg: cfg, transport: tr, pool: pool, header: header, host: cfg.Header.Get("Host")}
 	c.client = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
 	return c
 }
@@ -247,14 +248,16 @@ type answer struct {
 	redirects int
 }
 
-// parse checks that raw is an absolute http or https URL.
-func parse(raw string) (*url.URL, error) {
+// parse checks that raw is an absolute http or https URL. It returns the
+// URL's text (raw, with http:// added when raw had no scheme) when that is
+// what the URL's String method would return: see plainURL.
+func parse(raw string) (*url.URL, string, error) {
 	if !strings.Contains(raw, "://") {
 		host, _, _ := strings.Cut(raw, "/")
 		if h := strings.ToLower(strings.TrimSuffix(host, ":")); h == "http" || h == "https" {
 			// "http//host" or "http:/host": a mistyped scheme, not a host
 			// named http.
-			return nil, &InvalidURLError{URL: raw, Reason: "want an http:// or https:// URL"}
+			return nil, "", &InvalidURLError{URL: raw, Reason: "want an http:// or https:// URL"}
 		}
 		// As curl does: a URL without a scheme is an http one
 		// ("127.0.0.1:8080/health", "example.com").
@@ -263,46 +266,85 @@ func parse(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return nil, &InvalidURLError{URL: raw, Reason: describe(err), Err: err}
+		return nil, "", &InvalidURLError{URL: raw, Reason: describe(err), Err: err}
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, &InvalidURLError{URL: raw, Reason: "want an http:// or https:// URL"}
+		return nil, "", &InvalidURLError{URL: raw, Reason: "want an http:// or https:// URL"}
 	case u.Host == "":
-		return nil, &InvalidURLError{URL: raw, Reason: "no host"}
+		return nil, "", &InvalidURLError{URL: raw, Reason: "no host"}
 	}
-	return u, nil
+	if !plainURL(raw) {
+		raw = ""
+	}
+	return u, raw, nil
 }
 
-// attempt makes one request for u. A status worth retrying comes back as a
-// *StatusError (with fanout.RetryAfter when the server said how long to
-// wait), along with the answer.
-func (c *Checker) attempt(ctx context.Context, u *url.URL) (answer, error) {
+// plainURL reports whether raw, once parsed, prints as raw again: a
+// lowercase http:// or https:// scheme, a host of letters, digits, dots,
+// dashes and a port, and a path and query of characters url.URL keeps as
+// they are; no user, no fragment, no IPv6 literal. Most URLs are, and their
+// final URL (when not redirected) then costs no String call.
+// FuzzPlainURL holds it to url.URL.String.
+func plainURL(raw string) bool {
+	rest, ok := strings.CutPrefix(raw, "http://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(raw, "https://"); !ok {
+			return false
+		}
+	}
+	if rest == "" || rest[0] == '/' || rest[0] == '?' {
+		return false // no host
+	}
+	inHost := true
+	for i := 0; i < len(rest); i++ {
+		b := rest[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9',
+			b == '.', b == '-', b == '_', b == '~', b == ':':
+		case b == '/' || b == '?':
+			inHost = false
+		case !inHost && strings.IndexByte("=&;,+!$'()*@%", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// attempt makes one request for u, whose text is u.String() or "" when not
+// known. A status worth retrying comes back as a *StatusError (with
+// fanout.RetryAfter when the server said how long to wait), along with the
+// answer.
+func (c *Checker) attempt(ctx context.Context, u *url.URL, text string) (answer, error) {
 	parent := ctx
 	if c.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	req := &http.Request{
+	ctx, conns := c.pool.withRequestConns(ctx)
+	defer conns.done()
+	// A value, so that WithContext's copy is the request's one allocation.
+	// Host stays empty (the URL's) unless overridden: net/http's client
+	// copies the URL of a request whose Host is set.
+	base := http.Request{
 		Method:     c.cfg.Method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
 		Header:     c.header,
-		Host:       u.Host,
+		Host:       c.host,
 	}
-	if h := c.cfg.Header.Get("Host"); h != "" {
-		req.Host = h
-	}
-	ctx, conns := c.pool.withRequestConns(ctx)
-	defer conns.done()
-	req = req.WithContext(ctx)
+	req := base.WithContext(ctx)
 
 	resp, err := c.client.Do(req)
 	var a answer
 	if resp != nil {
 		// With a redirect error the client returns the last response too.
-		a = answer{status: resp.StatusCode, finalURL: resp.Request.URL.String(), redirects: redirects(resp)}
+		a = answer{status: resp.StatusCode, finalURL: text, redirects: redirects(resp)}
+		if final := resp.Request.URL; final != u || text == "" {
+			a.finalURL = final.String()
+		}
 		// Read a little so a short body ends and the connection is
 		// reused; errors here do not change the status already known.
 		discard(resp.Body, BodyLimit)

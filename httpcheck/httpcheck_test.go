@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +311,38 @@ func TestTLSVerification(t *testing.T) {
 		c, e := newChecker(t, tt.cfg, 1)
 		if r := c.Check(t.Context(), e, s.URL("/status/204")); kindOf(r) != tt.kind {
 			t.Errorf("%s: %+v, want %s", tt.name, r, tt.kind)
+		}
+	}
+}
+
+// TestFinalURLAsPrinted checks that a result's final URL is the URL as
+// url.URL prints it, whether the check kept the input's text (plain URLs)
+// or printed the parsed URL (the rest).
+func TestFinalURLAsPrinted(t *testing.T) {
+	s := testserver.StartTest(t)
+	base := s.URL("/status/200")
+	urls := []string{
+		base + "?i=1&j=2",
+		strings.TrimPrefix(base, "http://") + "?i=3",
+		"HTTP://" + strings.TrimPrefix(base, "http://") + "?i=4",
+		base + "?q=a b", // the server answers 400
+		base + "?q=a%20b&r=a+b",
+		base + "?q=é",
+		base + "?i=5#fragment",
+		base + "?",
+	}
+	c, e := newChecker(t, httpcheck.Config{}, 4)
+	for i, r := range checkAll(t.Context(), c, e, urls...) {
+		raw := urls[i]
+		if !strings.Contains(raw, "://") {
+			raw = "http://" + raw
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Err != nil || r.FinalURL != u.String() {
+			t.Errorf("%q: error %v, final URL %q, want %q", urls[i], r.Err, r.FinalURL, u.String())
 		}
 	}
 }

@@ -48,7 +48,7 @@ func (c *Checker) run(ctx context.Context, ch *check) (*check, error) {
 	if ch.in.Err != nil {
 		return ch, fanout.Permanent(&InvalidURLError{URL: ch.in.URL, Reason: ch.in.Err.Error(), Err: ch.in.Err})
 	}
-	u, err := parse(ch.in.URL)
+	u, text, err := parse(ch.in.URL)
 	if err != nil {
 		return ch, fanout.Permanent(err)
 	}
@@ -60,7 +60,7 @@ func (c *Checker) run(ctx context.Context, ch *check) (*check, error) {
 	}
 	ch.mu.Unlock()
 
-	a, err := c.attempt(ctx, u)
+	a, err := c.attempt(ctx, u, text)
 
 	ch.mu.Lock()
 	if a.status != 0 || ch.answer.status == 0 {
@@ -90,13 +90,20 @@ func (ch *check) result(err error) Result {
 		}
 	}
 	r.DurationMS = float64(r.Duration.Microseconds()) / 1000
-	var se *StatusError
-	if err != nil && !(errors.As(err, &se) && se.Status == r.Status) {
+	if err != nil && !isStatus(err, r.Status) {
 		r.Err = err
 		r.Error = describe(err)
 		r.ErrorKind = Classify(err)
 	}
 	return r
+}
+
+// isStatus reports whether err is the StatusError of status: the retries
+// of a 429 or 503 ran out and the status is the result. (A function of its
+// own so that errors.As's target is allocated only for an error.)
+func isStatus(err error, status int) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == status
 }
 
 // stopped marks err as a cancellation when it is the cause ctx ended with:
@@ -113,7 +120,7 @@ func stopped(ctx context.Context, err error) error {
 func (c *Checker) taskOptions(_ int, ch *check) []fanout.TaskOption {
 	opts := []fanout.TaskOption{fanout.WithLabel(ch.in.URL)}
 	if c.cfg.PerHost > 0 || c.cfg.Adaptive {
-		if u, err := parse(ch.in.URL); err == nil {
+		if u, _, err := parse(ch.in.URL); err == nil {
 			opts = append(opts, fanout.WithKey(u.Host))
 		}
 	}

@@ -192,11 +192,50 @@ func httpRecords(accept statusRanges) Records[httpcheck.Result] {
 		},
 		Index:   func(r httpcheck.Result) int { return r.Index },
 		Outcome: outcome,
+		JSON:    appendHTTPJSON,
 	}
 }
 
+// appendHTTPJSON appends r's jsonl record: httpcheck.Result as
+// encoding/json writes it (its fields in order, error and error_kind
+// omitted when empty). TestHTTPJSONMatchesEncodingJSON holds the two equal.
+func appendHTTPJSON(b []byte, r httpcheck.Result) []byte {
+	b = append(b, `{"index":`...)
+	b = strconv.AppendInt(b, int64(r.Index), 10)
+	b = append(b, `,"url":`...)
+	b = appendJSONString(b, r.URL)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
+	b = append(b, `,"final_url":`...)
+	b = appendJSONString(b, r.FinalURL)
+	b = append(b, `,"redirects":`...)
+	b = strconv.AppendInt(b, int64(r.Redirects), 10)
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(r.Attempts), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = appendJSONFloat(b, r.DurationMS)
+	if r.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, r.Error)
+	}
+	if r.ErrorKind != "" {
+		b = append(b, `,"error_kind":`...)
+		b = appendJSONString(b, string(r.ErrorKind))
+	}
+	return append(b, '}')
+}
+
+// statusClasses are the names statusClass returns for the usual statuses,
+// made once rather than per record.
+var statusClasses = [...]string{"0xx", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx"}
+
 // statusClass names a status's class: "2xx".
-func statusClass(status int) string { return strconv.Itoa(status/100) + "xx" }
+func statusClass(status int) string {
+	if c := status / 100; c >= 0 && c < len(statusClasses) {
+		return statusClasses[c]
+	}
+	return strconv.Itoa(status/100) + "xx"
+}
 
 func statusText(code int) string {
 	if code == 0 {

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/width"
 
@@ -36,6 +39,11 @@ type Records[R any] struct {
 	Index func(R) int
 	// Outcome classifies a record for the exit code and every summary.
 	Outcome func(R) Outcome
+	// JSON, when set, appends the jsonl form of a record to dst, without
+	// the newline: the same bytes as encoding/json with HTML escaping off,
+	// without its reflection and allocations (about 2% of `fanout http`'s
+	// CPU at 7,000 records a second). nil: encoding/json.
+	JSON func(dst []byte, r R) []byte
 }
 
 // Writer writes records in one format. It is not safe for concurrent use:
@@ -53,6 +61,7 @@ type Writer[R any] struct {
 	each    bool // flush after every record (a terminal)
 	started bool
 	row     []string
+	buf     []byte // a record being encoded by spec.JSON
 }
 
 // NewWriter returns a writer of spec's records to w in format. When
@@ -77,6 +86,11 @@ func (w *Writer[R]) Write(r R) error {
 	var err error
 	switch w.format {
 	case JSONL:
+		if w.spec.JSON != nil {
+			w.buf = append(w.spec.JSON(w.buf[:0], r), '\n')
+			_, err = w.out.Write(w.buf)
+			break
+		}
 		err = w.enc.Encode(r)
 	case CSV:
 		err = w.writeCSV(r)
@@ -200,4 +214,77 @@ func printable(r rune) rune {
 		return '?'
 	}
 	return r
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it with HTML escaping off: quote, backslash and control
+// characters escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 as
+// \u2028 and \u2029.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= ' ' && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64: like %g,
+// but exponents only below 1e-6 and from 1e21, and not padded. f must be
+// finite.
+func appendJSONFloat(dst []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 to e-9
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }
