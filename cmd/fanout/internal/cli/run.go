@@ -144,8 +144,11 @@ func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Rec
 		}
 		// Queued only once the record is in the output's buffer: any flush
 		// that commits the line (even the idle flush, on its own goroutine)
-		// has written the record first.
-		s.pending.Add(journalLine(r))
+		// has written the record first. (Without a journal, r is not made
+		// an interface value: that would copy it to the heap.)
+		if s.pending != nil {
+			s.pending.Add(journalLine(r))
+		}
 		o := spec.Outcome(r)
 		t.add(o)
 		if s.Recorder != nil {
