@@ -16,8 +16,13 @@ type mapConfig struct {
 	taskOpts any // func(int, In) []TaskOption
 }
 
-// keyBacklogFactor times the window is WithKeyBacklog's default.
-const keyBacklogFactor = 8
+// keyBacklogFactor times the window, at most maxDefaultBacklog, is
+// WithKeyBacklog's default. The cap keeps a huge window from making Map's
+// channels, sized for every input that may be out, huge too.
+const (
+	keyBacklogFactor  = 8
+	maxDefaultBacklog = 1 << 16
+)
 
 func newMapConfig(e *Executor, opts []MapOption) mapConfig {
 	c := mapConfig{window: 2 * e.Limit(), backlog: -1}
@@ -25,7 +30,7 @@ func newMapConfig(e *Executor, opts []MapOption) mapConfig {
 		o(&c)
 	}
 	if c.backlog < 0 {
-		c.backlog = keyBacklogFactor * c.window
+		c.backlog = min(keyBacklogFactor*c.window, maxDefaultBacklog)
 	}
 	return c
 }
@@ -48,8 +53,8 @@ func WithWindow(n int) MapOption {
 // slow key, its inputs mixed with the others', does not stop the others'
 // inputs from being pulled and run until n of its inputs wait. Each costs a
 // task's memory, a few hundred bytes, and no goroutine. The default is 8
-// times the window; 0 makes the window a strict bound on every input
-// pulled and not yielded. It panics if n < 0.
+// times the window, at most 65,536; 0 makes the window a strict bound on
+// every input pulled and not yielded. It panics if n < 0.
 func WithKeyBacklog(n int) MapOption {
 	if n < 0 {
 		panic("fanout: WithKeyBacklog needs n >= 0")
