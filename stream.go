@@ -112,6 +112,9 @@ func (m *stream[In, Out]) run(yield func(In, Result[Out]) bool) {
 				spins++
 				m.mu.Unlock()
 				runtime.Gosched()
+			} else if m.orphanedLocked() {
+				m.restartLocked()
+				continue
 			} else {
 				spins = 0
 				m.consumerWaits = true // under the lock that saw the head not done
@@ -241,6 +244,10 @@ func (m *stream[In, Out]) produce() {
 		// Wait for room for the next input before pulling it, and pull
 		// nothing once stopped.
 		for spins := 0; m.pulled-m.yielded >= len(m.ring) && !m.stopped; spins++ {
+			if m.orphanedLocked() {
+				m.restartLocked()
+				continue
+			}
 			if spins < spinMax {
 				m.mu.Unlock()
 				runtime.Gosched()
@@ -272,6 +279,37 @@ func (m *stream[In, Out]) needWorkerLocked() bool {
 		backlog /= batchMax
 	}
 	return m.workers < m.maxWorkers && backlog > m.workers
+}
+
+// orphanedLocked reports whether inputs wait for a worker and none is
+// left to take them. Workers end only when no input waits, or after
+// queueing a successor, so this should not happen; it is checked wherever
+// the stream is about to wait, so that no path a worker ends by can leave
+// the producer and the consumer waiting for each other (a stress test
+// once hung so, with the executor idle).
+func (m *stream[In, Out]) orphanedLocked() bool {
+	return m.workers == 0 && m.pulled > m.claimed && !m.stopped && m.fail == nil
+}
+
+// restartLocked starts a worker for orphaned inputs. It unlocks m.mu while
+// it submits, and returns with it held.
+func (m *stream[In, Out]) restartLocked() {
+	m.workers++
+	m.mu.Unlock()
+	m.startWorker(false)
+	m.mu.Lock()
+}
+
+// wakeWaitersLocked wakes the consumer and the producer if they wait.
+func (m *stream[In, Out]) wakeWaitersLocked() {
+	if m.consumerWaits {
+		m.consumerWaits = false
+		wake(m.consumerWake)
+	}
+	if m.producerWaits {
+		m.producerWaits = false
+		wake(m.producerWake)
+	}
 }
 
 // failLocked settles every input no worker took with m.fail.
@@ -352,6 +390,11 @@ func (m *stream[In, Out]) work(ctx context.Context, w *worker) {
 	w.ran = true
 	defer func() {
 		m.workers--
+		if m.orphanedLocked() {
+			// The last worker leaves inputs no worker took: the
+			// producer or the consumer, whichever waits, starts one.
+			m.wakeWaitersLocked()
+		}
 		m.mu.Unlock()
 	}()
 	var ok, failed uint64
