@@ -174,14 +174,7 @@ func (m *stream[In, Out]) collectLocked(batch []Result[Out], n int) []Result[Out
 func (m *stream[In, Out]) halt() {
 	m.mu.Lock()
 	m.stopped = true
-	if m.consumerWaits {
-		m.consumerWaits = false
-		wake(m.consumerWake)
-	}
-	if m.producerWaits {
-		m.producerWaits = false
-		wake(m.producerWake)
-	}
+	m.wakeWaitersLocked()
 	m.mu.Unlock()
 }
 
