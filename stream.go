@@ -275,11 +275,13 @@ func (m *stream[In, Out]) needWorkerLocked() bool {
 }
 
 // orphanedLocked reports whether inputs wait for a worker and none is
-// left to take them. Workers end only when no input waits, or after
-// queueing a successor, so this should not happen; it is checked wherever
-// the stream is about to wait, so that no path a worker ends by can leave
-// the producer and the consumer waiting for each other (a stress test
-// once hung so, with the executor idle).
+// left to take them. Workers end only when no input waits, or when another
+// worker remains to take what comes, so this should not happen; it once
+// did (a worker handing its slot to a successor that ran and ended before
+// the hand-over returned: TestStressMap hung with the executor idle), and
+// it is checked wherever the stream is about to wait, so that no path a
+// worker ends by can leave the producer and the consumer waiting for each
+// other.
 func (m *stream[In, Out]) orphanedLocked() bool {
 	return m.workers == 0 && m.pulled > m.claimed && !m.stopped && m.fail == nil
 }
@@ -467,10 +469,17 @@ func (m *stream[In, Out]) work(ctx context.Context, w *worker) {
 			m.mu.Unlock()
 			queued := m.startWorker(true)
 			m.mu.Lock()
-			if queued {
-				return
+			switch {
+			case !queued:
+				m.workers-- // no successor: go on
+			case m.workers > 1 || m.pulled == m.claimed:
+				return // the successor, or another worker, takes what comes
+			default:
+				// The successor found a slot at once, ran and ended while
+				// this worker queued it, and inputs came since: leaving now
+				// would leave them to no worker (the producer saw this one
+				// and started none). Go on.
 			}
-			m.workers--
 		}
 	}
 }
