@@ -140,9 +140,7 @@ func (e *Executor) wakeKeyLocked(ks *keyState) (starts *task) {
 	for ks.queue.n > 0 && e.keyRoomLocked(ks) {
 		n := ks.queue.pop()
 		e.waiting--
-		if kw, ok := n.r.(keyWaiter); ok {
-			kw.waitingForKey(false)
-		}
+		n.waitingForKey(false)
 		ks.running++
 		n.keyHeld = true
 		if e.enterGlobalLocked(n) != nil {

@@ -588,9 +588,7 @@ func (e *Executor) enqueueLocked(t *task) (starts *task) {
 		if !e.keyRoomLocked(ks) || ks.queue.n > 0 {
 			ks.queue.push(t)
 			t.state = stateWaitKey
-			if kw, ok := t.r.(keyWaiter); ok {
-				kw.waitingForKey(true)
-			}
+			t.waitingForKey(true)
 			e.waiting++
 			e.armQueueTimerLocked(t)
 			return nil
@@ -705,9 +703,7 @@ func (e *Executor) removeWaitingLocked(t *task) (starts *task) {
 	t.list.remove(t)
 	e.waiting--
 	if t.state == stateWaitKey {
-		if kw, ok := t.r.(keyWaiter); ok {
-			kw.waitingForKey(false)
-		}
+		t.waitingForKey(false)
 	}
 	t.state = stateDone
 	e.leaveGroupLocked(t)

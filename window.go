@@ -12,6 +12,14 @@ type keyWaiter interface {
 	waitingForKey(bool)
 }
 
+// waitingForKey tells t's runner, if it wants to know, that t starts or
+// stops waiting for its key's slot. Call it under e.mu.
+func (t *task) waitingForKey(waits bool) {
+	if kw, ok := t.r.(keyWaiter); ok {
+		kw.waitingForKey(waits)
+	}
+}
+
 // A mapWindow bounds the inputs Map has pulled and not yet yielded: at most
 // size of them doing anything but waiting for their key's slot, and at
 // most size+backlog in all. Inputs waiting for a key that is at its limit
