@@ -298,8 +298,12 @@ func TestKeyAdaptiveIsolation(t *testing.T) {
 		if len(good) == 0 || good[0] != 10 || good[len(good)-1] != 30 {
 			t.Errorf("good key's limits %v, want from 10 up to 30", good)
 		}
-		if lim := e.KeyLimits()["bad"]; lim > 4 || len(bad) < 2 || bad[0] != 10 {
-			t.Errorf("bad key's limits %v, ending at %d: want from 10 down to 4 or less", bad, lim)
+		// After the first cut the limit probes up from about 2 and is cut
+		// again past 3; where the cycle stands at the end depends on how
+		// the last calls interleave, so check the whole run after the
+		// cut, not the last value alone.
+		if len(bad) < 2 || bad[0] != 10 || slices.Max(bad[1:]) > 5 || e.KeyLimits()["bad"] > 5 {
+			t.Errorf("bad key's limits %v, ending at %d: want from 10 down to 5 or less, and never above 5 again", bad, e.KeyLimits()["bad"])
 		}
 		g.mu.Lock()
 		defer g.mu.Unlock()

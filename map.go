@@ -92,7 +92,9 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // behind them, so other submitters are not starved by a long input.
 //
 // Every input pulled is yielded exactly once. If ctx ends, Map stops pulling
-// and yields the inputs already pulled, canceled. Breaking out of the loop
+// and yields the inputs already pulled, canceled; an input handed over as it
+// ends, by a yield of in that returns false, may be yielded or dropped
+// (every input whose yield returned true is yielded). Breaking out of the loop
 // cancels the tasks in flight. Either way Map returns without waiting for
 // in to yield again: a blocked input (a pipe, a network stream) cannot hold
 // it. Map's goroutine, blocked in in, then returns when in next yields (its

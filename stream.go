@@ -2,9 +2,12 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"iter"
+	"reflect"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,47 +15,74 @@ import (
 // no per-input options (WithTaskOptions), and an executor without
 // observers, rate limit, timeout or retries. Instead of a future and a
 // goroutine per input, a few worker tasks hold the executor's slots and
-// each runs input after input (slot reuse), taking them from a ring of
+// each runs input after input (slot reuse), claiming them from a ring of
 // window cells in batches; results go back into the cells, and the caller
 // yields them in input order. A worker gives its slot back after a batch
 // when other tasks wait for one (fairness: Map and other submitters take
-// turns, batch for task), and ends when no input is waiting. Per input the
-// cost is a few lock operations shared with its batch and no allocation.
+// turns, batch for task), and ends when no input is waiting.
 //
-// Invariant, under mu: yielded <= claimed <= pulled <= yielded + len(ring).
-// Cells [yielded, pulled) are in use: written by the producer before
-// pulled passes them, by one worker (out, err) before done is set, read by
-// the consumer once done.
+// The hand-over takes no lock. Three counters, each written by one side,
+// order it: the producer publishes an input by advancing pulled, workers
+// claim a run of inputs by advancing claimed with a compare-and-swap, and
+// the consumer frees cells by advancing yielded; a cell's done flag
+// publishes its outcome. Invariant: yielded <= claimed <= pulled <=
+// yielded + len(ring), except that once stopped the consumer may yield
+// (canceled) cells a worker still runs, and no cell is reused after that.
+// A side that must wait spins briefly, then parks on its channel after
+// raising its flag and checking again (the flag and the state it waits for
+// are both atomic, so a waker either sees the flag or the waiter sees the
+// state). Per input the cost is a few atomic operations shared with its
+// batch and no allocation.
 type stream[In, Out any] struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	e      *Executor
 	in     iter.Seq[In]
 	fn     func(context.Context, In) (Out, error)
-	ring   []cell[In, Out]
+	ring   []cell[In, Out] // a power of two cells, at least window
+	mask   int64           // len(ring)-1: cell i is ring[i&mask]
+	window int64           // inputs pulled and not yielded, at most
+	// maxWorkers is the executor's limit when Map started.
+	maxWorkers int32
 
-	mu            sync.Mutex
-	pulled        int
-	claimed       int
-	yielded       int
-	workers       int   // worker tasks admitted and not ended
-	maxWorkers    int   // the executor's limit when Map started
-	fail          error // why no worker could run: every input left fails with it
-	ended         bool  // the producer returned
-	stopped       bool  // the consumer left, or ctx ended: pull and run nothing more
-	left          bool  // the consumer returned: hand nothing more over
-	tiny          bool  // calls take under tinyCall: batch them on few workers
-	consumerWaits bool
-	producerWaits bool
+	// Each counter on a cache line of its own: they are written by
+	// different goroutines on different cores.
+	pulled  paddedInt // written by the producer
+	claimed paddedInt // advanced by compare-and-swap: workers, failures, the consumer once stopped
+	yielded paddedInt // written by the consumer
+
+	workers atomic.Int32 // worker tasks admitted and not retired
+	tiny    atomic.Bool  // calls take under tinyCall: batch them on few workers
+	ended   atomic.Bool  // the producer returned
+	stopped atomic.Bool  // the consumer left, or ctx ended: pull and run nothing more
+	failed  atomic.Bool  // fail is set
+
+	consumerWaits atomic.Bool
+	producerWaits atomic.Bool
 	consumerWake  chan struct{} // cap 1
 	producerWake  chan struct{} // cap 1
+
+	mu   sync.Mutex
+	fail error // why no worker could run: every input left fails with it
+
+	live sync.WaitGroup // worker tasks submitted and not finished
+}
+
+type paddedInt struct {
+	atomic.Int64
+	_ [56]byte
 }
 
 type cell[In, Out any] struct {
-	in   In
-	out  Out
-	err  error
-	done bool
+	in  In
+	out Out
+	err error
+	// end, on the first cell of a run of inputs settled together (a
+	// worker's batch, or inputs failed at once), is the index after the
+	// run's last, stored once their outcomes are written: one atomic store
+	// per run, and never reset, since indexes only grow (a cell's end from
+	// an earlier round is at most its index now).
+	end atomic.Int64
 }
 
 // fastPath reports whether Map may use a stream.
@@ -61,20 +91,37 @@ func fastPath(e *Executor, c *mapConfig) bool {
 }
 
 func newStream[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), window int) *stream[In, Out] {
-	m := &stream[In, Out]{e: e, in: in, fn: fn, ring: make([]cell[In, Out], window)}
+	n := 1
+	for n < window {
+		n <<= 1
+	}
+	// The ring is a power of two so that finding a cell takes a mask, not
+	// a division: several per input.
+	m := &stream[In, Out]{e: e, in: in, fn: fn, ring: make([]cell[In, Out], n), mask: int64(n - 1), window: int64(window)}
 	m.ctx, m.cancel = context.WithCancel(ctx)
-	m.maxWorkers = max(1, min(e.Limit(), window))
+	m.maxWorkers = int32(max(1, min(e.Limit(), window)))
 	m.consumerWake = make(chan struct{}, 1)
 	m.producerWake = make(chan struct{}, 1)
 	return m
 }
 
-func wake(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
+// wakeIf wakes the goroutine parked on ch if its flag is up, taking the
+// flag down.
+func wakeIf(waits *atomic.Bool, ch chan struct{}) {
+	if waits.Load() && waits.CompareAndSwap(true, false) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
+
+func (m *stream[In, Out]) wakeConsumer() { wakeIf(&m.consumerWaits, m.consumerWake) }
+func (m *stream[In, Out]) wakeProducer() { wakeIf(&m.producerWaits, m.producerWake) }
+
+// yieldChunk is how many cells the consumer yields before it hands their
+// room back to the producer.
+const yieldChunk = 16
 
 // run yields each input with its outcome in input order.
 func (m *stream[In, Out]) run(yield func(In, Result[Out]) bool) {
@@ -82,282 +129,346 @@ func (m *stream[In, Out]) run(yield func(In, Result[Out]) bool) {
 	stopWatch := context.AfterFunc(m.ctx, m.halt)
 	defer stopWatch()
 	go m.produce()
-	var batch []Result[Out]
+	y := int64(0) // m.yielded, which only this goroutine writes
 	spins := 0
 	for {
-		// Take the run of settled cells at the head, then yield them
-		// without the lock.
-		m.mu.Lock()
-		for {
-			n := 0
-			for i := m.yielded; i < m.pulled && n < len(m.ring); i++ {
-				c := &m.ring[i%len(m.ring)]
-				if !c.done && !m.stopped {
-					break
-				}
-				n++
-			}
-			if n > 0 {
-				batch = m.collectLocked(batch[:0], n)
+		// stopped before pulled: once stopped is seen, the pulled seen
+		// after it is final but for inputs nobody runs (see produce).
+		stopped := m.stopped.Load()
+		p := m.pulled.Load()
+		settled := y // cells [y, settled) hold outcomes
+		for settled < p {
+			end := m.ring[settled&m.mask].end.Load()
+			if end <= settled {
 				break
 			}
-			if m.ended && m.yielded == m.pulled || m.stopped {
-				m.leaveLocked()
-				m.mu.Unlock()
-				return
-			}
-			if spins < spinMax {
-				// The head is likely a moment away: a worker runs it.
-				// Letting it run is cheaper than parking on a channel.
-				spins++
-				m.mu.Unlock()
-				runtime.Gosched()
-			} else if m.orphanedLocked() {
-				m.restartLocked()
-				continue
-			} else {
-				spins = 0
-				m.consumerWaits = true // under the lock that saw the head not done
-				m.mu.Unlock()
-				<-m.consumerWake
-			}
-			m.mu.Lock()
+			settled = end
 		}
-		first, stopped := m.yielded, m.stopped
-		m.mu.Unlock()
-		for k, r := range batch {
-			if !yield(m.ring[(first+k)%len(m.ring)].in, r) {
-				return
+		n := settled - y
+		if stopped {
+			n = p - y // those not settled are yielded canceled
+		}
+		if n > 0 {
+			spins = 0
+			if stopped {
+				m.cancelUnclaimed(y + n)
 			}
-		}
-		m.mu.Lock()
-		if !stopped { // else a worker may still write a cell; nothing reuses them
-			for k := range batch {
-				m.ring[(first+k)%len(m.ring)] = cell[In, Out]{} // drop references
+			unpublished := int64(0)
+			for k := range n {
+				c := &m.ring[(y+k)&m.mask]
+				var r Result[Out]
+				if y+k < settled {
+					r = Result[Out]{Value: c.out, Err: c.err}
+				} else {
+					r.Err = context.Cause(m.ctx)
+				}
+				if !yield(c.in, r) {
+					return
+				}
+				if !stopped { // else a worker may still write it; nothing reuses it
+					var (
+						zeroIn  In
+						zeroOut Out
+					)
+					c.in, c.out, c.err = zeroIn, zeroOut, nil
+				}
+				// Hand the room back now and then, not only after the run.
+				if unpublished++; unpublished == yieldChunk || k == n-1 {
+					m.yielded.Store(y + k + 1)
+					unpublished = 0
+					m.wakeProducer()
+				}
 			}
+			y += n
+			continue
 		}
-		m.yielded += len(batch)
-		if m.producerWaits {
-			m.producerWaits = false
-			wake(m.producerWake)
+		if stopped {
+			return
 		}
-		m.mu.Unlock()
+		if m.ended.Load() && m.pulled.Load() == y {
+			// Every input yielded: let the workers go, and return once
+			// their tasks are over, so that Map leaves nothing running.
+			// None is in a call, and one queued is canceled at once.
+			m.stop()
+			m.live.Wait()
+			return
+		}
+		if spins < spinMax {
+			// The head is likely a moment away: a worker runs it.
+			// Letting it run is cheaper than parking on a channel.
+			spins++
+			runtime.Gosched()
+			continue
+		}
+		spins = 0
+		m.consumerWaits.Store(true)
+		if m.headReady(y) || m.stopped.Load() || m.ended.Load() && m.pulled.Load() == y || m.orphaned() {
+			m.consumerWaits.Store(false)
+			m.restartIfOrphaned()
+			continue
+		}
+		<-m.consumerWake
 	}
 }
 
-// collectLocked copies the outcomes of the n cells at the head. Once
-// stopped, a cell not done is yielded canceled: its call, if running,
-// goes on abandoned (the worker still writes its cell, which nobody
-// reads any more).
-func (m *stream[In, Out]) collectLocked(batch []Result[Out], n int) []Result[Out] {
-	canceled := 0
-	for i := m.yielded; i < m.yielded+n; i++ {
-		c := &m.ring[i%len(m.ring)]
-		if c.done {
-			batch = append(batch, Result[Out]{Value: c.out, Err: c.err})
-			continue
+// headReady reports whether the cell at y holds a settled input.
+func (m *stream[In, Out]) headReady(y int64) bool {
+	return y < m.pulled.Load() && m.ring[y&m.mask].end.Load() > y
+}
+
+// cancelUnclaimed claims every input before upTo that no worker took, for
+// the consumer to yield canceled, and counts them.
+func (m *stream[In, Out]) cancelUnclaimed(upTo int64) {
+	for {
+		c := m.claimed.Load()
+		if c >= upTo {
+			return
 		}
-		batch = append(batch, Result[Out]{Err: context.Cause(m.ctx)})
-		if i >= m.claimed {
-			canceled++ // a running one is counted by its worker
+		if m.claimed.CompareAndSwap(c, upTo) {
+			m.e.nextID.Add(uint64(upTo - c))
+			m.e.canceled.Add(uint64(upTo - c))
+			return
 		}
 	}
-	if canceled > 0 {
-		m.e.nextID.Add(uint64(canceled))
-		m.e.canceled.Add(uint64(canceled))
-	}
-	m.claimed = max(m.claimed, m.yielded+n) // no worker takes them now
-	return batch
 }
 
 // halt runs when m.ctx ends: the consumer's leaving, or the caller's ctx.
 func (m *stream[In, Out]) halt() {
-	m.mu.Lock()
-	m.stopped = true
-	m.wakeWaitersLocked()
-	m.mu.Unlock()
-}
-
-// leaveLocked marks the consumer gone: an input the producer pulls now is
-// dropped, never handed over.
-func (m *stream[In, Out]) leaveLocked() {
-	m.left, m.stopped = true, true
-	if m.producerWaits {
-		m.producerWaits = false
-		wake(m.producerWake)
-	}
+	m.stopped.Store(true)
+	m.wakeConsumer()
+	m.wakeProducer()
 }
 
 // stop cancels what is in flight and keeps the producer from pulling more;
 // it does not wait for the producer, which may be blocked in the input.
 func (m *stream[In, Out]) stop() {
 	m.cancel()
-	m.mu.Lock()
-	m.leaveLocked()
-	m.mu.Unlock()
+	m.halt()
 }
 
 // produce pulls inputs into free cells and sees that workers run them.
+//
+// An input it publishes as the consumer stops is either seen by the
+// consumer's last look at pulled, which comes after it sees stopped, or
+// the producer sees stopped after publishing it; then the input is
+// dropped, and no worker runs it: a worker checks stopped after claiming.
 func (m *stream[In, Out]) produce() {
 	defer func() {
-		m.mu.Lock()
-		m.ended = true
-		if m.consumerWaits {
-			m.consumerWaits = false
-			wake(m.consumerWake)
-		}
-		m.mu.Unlock()
+		m.ended.Store(true)
+		m.wakeConsumer()
 	}()
+	size := m.window
+	p := int64(0) // m.pulled, which only this goroutine writes
+	y := int64(0) // the last yielded seen
 	for v := range m.in {
-		m.mu.Lock()
-		if m.left {
-			m.mu.Unlock()
+		// Room is certain: the producer waited for it before pulling v.
+		m.ring[p&m.mask].in = v
+		p++
+		m.pulled.Store(p)
+		if m.stopped.Load() {
 			return
 		}
-		// Room is certain: the producer waited for it before pulling v.
-		c := &m.ring[m.pulled%len(m.ring)]
-		c.in = v
-		m.pulled++
-		if m.fail != nil {
-			m.failLocked()
+		if m.failed.Load() {
+			m.failUnclaimed()
 		}
-		start := !m.stopped && m.needWorkerLocked()
-		if start {
-			m.workers++
-		}
-		if m.stopped && m.consumerWaits { // it yields v canceled
-			m.consumerWaits = false
-			wake(m.consumerWake)
-		}
-		if start {
-			m.mu.Unlock()
+		if m.needWorker(p) {
+			m.workers.Add(1)
 			m.startWorker(false)
-			m.mu.Lock()
 		}
 		// Wait for room for the next input before pulling it, and pull
 		// nothing once stopped.
-		for spins := 0; m.pulled-m.yielded >= len(m.ring) && !m.stopped; spins++ {
-			if m.orphanedLocked() {
-				m.restartLocked()
+		for spins := 0; p-y >= size; spins++ {
+			if y = m.yielded.Load(); p-y < size {
+				break
+			}
+			if m.stopped.Load() {
+				return
+			}
+			if m.restartIfOrphaned() {
 				continue
 			}
 			if spins < spinMax {
-				m.mu.Unlock()
 				runtime.Gosched()
-			} else {
-				m.producerWaits = true // under the lock that saw no room
-				m.mu.Unlock()
-				<-m.producerWake
+				continue
 			}
-			m.mu.Lock()
+			m.producerWaits.Store(true)
+			if p-m.yielded.Load() < size || m.stopped.Load() || m.orphaned() {
+				m.producerWaits.Store(false)
+				continue
+			}
+			<-m.producerWake
 		}
-		stopped := m.stopped
-		m.mu.Unlock()
-		if stopped {
+		// Room seen after a yield of a canceled input implies stopped,
+		// stored before it: checked here, before the next pull.
+		if m.stopped.Load() {
 			return
 		}
 	}
 }
 
-// needWorkerLocked reports whether the inputs waiting need one more
-// worker: calls that block get a worker each, up to the limit; tiny calls
-// get one per batch waiting, since a batch on a worker that holds its slot
-// costs less than a goroutine started.
-func (m *stream[In, Out]) needWorkerLocked() bool {
-	backlog := m.pulled - m.claimed
-	if m.workers == 0 {
-		return backlog > 0
+// needWorker reports whether the inputs waiting, p pulled in all, need one
+// more worker: calls that block get a worker each, up to the limit; tiny
+// calls get one per batch waiting, since a batch on a worker that holds its
+// slot costs less than a goroutine started. With no worker it is always
+// yes: a worker that retires checks for inputs after counting itself out
+// (see retire), so one of the two sees the other.
+func (m *stream[In, Out]) needWorker(p int64) bool {
+	w := m.workers.Load()
+	if w == 0 {
+		return !m.failed.Load() && p > m.claimed.Load()
 	}
-	if m.tiny {
-		backlog /= batchMax
+	if w >= m.maxWorkers {
+		return false
 	}
-	return m.workers < m.maxWorkers && backlog > m.workers
+	if m.tiny.Load() {
+		if p%batchMax != 0 {
+			return false // checked once per batch's worth of inputs
+		}
+		return (p-m.claimed.Load())/batchMax > int64(w)
+	}
+	return p-m.claimed.Load() > int64(w)
 }
 
-// orphanedLocked reports whether inputs wait for a worker and none is
-// left to take them. Workers end only when no input waits, or when another
-// worker remains to take what comes, so this should not happen; it once
-// did (a worker handing its slot to a successor that ran and ended before
-// the hand-over returned: TestStressMap hung with the executor idle), and
-// it is checked wherever the stream is about to wait, so that no path a
-// worker ends by can leave the producer and the consumer waiting for each
-// other.
-func (m *stream[In, Out]) orphanedLocked() bool {
-	return m.workers == 0 && m.pulled > m.claimed && !m.stopped && m.fail == nil
+// orphaned reports whether inputs wait for a worker and none is left to
+// take them. Workers retire only when no input waits, or when another
+// worker remains to take what comes (see retire), so this happens only
+// when shutdown cancels the last worker; it is checked wherever the stream
+// is about to wait, so that no way a worker ends can leave the producer
+// and the consumer waiting for each other.
+func (m *stream[In, Out]) orphaned() bool {
+	return m.workers.Load() == 0 && m.pulled.Load() > m.claimed.Load() && !m.stopped.Load() && !m.failed.Load() && m.ctx.Err() == nil
 }
 
-// restartLocked starts a worker for orphaned inputs. It unlocks m.mu while
-// it submits, and returns with it held.
-func (m *stream[In, Out]) restartLocked() {
-	m.workers++
-	m.mu.Unlock()
+// restartIfOrphaned starts a worker for orphaned inputs, and reports
+// whether it did.
+func (m *stream[In, Out]) restartIfOrphaned() bool {
+	if !m.orphaned() || !m.workers.CompareAndSwap(0, 1) {
+		return false
+	}
 	m.startWorker(false)
+	return true
+}
+
+// failUnclaimed settles every input no worker took with m.fail.
+func (m *stream[In, Out]) failUnclaimed() {
 	m.mu.Lock()
-}
-
-// wakeWaitersLocked wakes the consumer and the producer if they wait.
-func (m *stream[In, Out]) wakeWaitersLocked() {
-	if m.consumerWaits {
-		m.consumerWaits = false
-		wake(m.consumerWake)
-	}
-	if m.producerWaits {
-		m.producerWaits = false
-		wake(m.producerWake)
-	}
-}
-
-// failLocked settles every input no worker took with m.fail.
-func (m *stream[In, Out]) failLocked() {
-	for i := m.claimed; i < m.pulled; i++ {
-		c := &m.ring[i%len(m.ring)]
-		c.err, c.done = m.fail, true
-	}
-	n := m.pulled - m.claimed
-	m.claimed = m.pulled
-	m.e.nextID.Add(uint64(n))
-	m.e.failed.Add(uint64(n))
-	if m.consumerWaits {
-		m.consumerWaits = false
-		wake(m.consumerWake)
+	err := m.fail
+	m.mu.Unlock()
+	for {
+		c, p := m.claimed.Load(), m.pulled.Load()
+		if c >= p {
+			return
+		}
+		if !m.claimed.CompareAndSwap(c, p) {
+			continue
+		}
+		for i := c; i < p; i++ {
+			m.ring[i&m.mask].err = err
+		}
+		m.ring[c&m.mask].end.Store(p)
+		m.e.nextID.Add(uint64(p - c))
+		m.e.failed.Add(uint64(p - c))
+		m.wakeConsumer()
 	}
 }
 
-// worker is one worker task's bookkeeping.
-type worker struct {
-	ran, dead bool // guarded by stream.mu
+// workerTask is a worker's task: its future and the stream it works for,
+// in one allocation.
+type workerTask[In, Out any] struct {
+	Future[struct{}]
+	m     *stream[In, Out]
+	state atomic.Int32 // workerNew, then workerRan or workerDead: whichever comes first
+	// first and n, if n > 0, are inputs claimed for it to run before
+	// anything else (see handOver).
+	first, n int64
+}
+
+const (
+	workerNew int32 = iota
+	workerRan
+	workerDead
+)
+
+func (w *workerTask[In, Out]) call(ctx context.Context) error {
+	w.m.work(ctx, w)
+	return nil
+}
+
+func (w *workerTask[In, Out]) code() uintptr { return reflect.ValueOf(w.m.fn).Pointer() }
+
+// finished is told by the executor once the task is over and its slot
+// released, whether it ran or not.
+func (w *workerTask[In, Out]) finished() {
+	defer w.m.live.Done()
+	if !w.state.CompareAndSwap(workerNew, workerDead) {
+		return // it ran, and counted itself out
+	}
+	m := w.m
+	if w.n > 0 { // inputs handed over to it fail as it did
+		err := w.t.err
+		for i := w.first; i < w.first+w.n; i++ {
+			m.ring[i&m.mask].err = err
+		}
+		m.ring[w.first&m.mask].end.Store(w.first + w.n)
+		m.e.nextID.Add(uint64(w.n))
+		m.e.failed.Add(uint64(w.n))
+		m.wakeConsumer()
+	}
+	if err := w.t.err; err != nil && !m.stopped.Load() && m.ctx.Err() == nil {
+		// A worker that never ran was refused or canceled: the executor
+		// is closed or shutting down and starts no more. The inputs no
+		// worker took fail as their tasks would have; counting workers
+		// left instead could miss a successor ending at the same time.
+		m.mu.Lock()
+		m.fail = err
+		m.mu.Unlock()
+		m.failed.Store(true)
+		m.failUnclaimed()
+	}
+	m.retire(false)
 }
 
 // startWorker submits a worker task, counted in m.workers by the caller.
 // A worker replacing itself (try) must not block: it reports false, and
 // goes on itself, if the queue has no room.
 func (m *stream[In, Out]) startWorker(try bool) bool {
-	w := new(worker)
-	fn := func(ctx context.Context) (struct{}, error) { m.work(ctx, w); return struct{}{}, nil }
-	f := &Future[struct{}]{fn: fn}
-	f.t.init(m.ctx, m.e, f, nil)
-	f.t.helper = true
-	if !m.e.submit(&f.t, try) {
+	return m.submitWorker(&workerTask[In, Out]{m: m}, try)
+}
+
+func (m *stream[In, Out]) submitWorker(w *workerTask[In, Out], try bool) bool {
+	w.t.init(m.ctx, m.e, w, nil)
+	w.t.helper = true
+	m.live.Add(1)
+	if !m.e.submit(&w.t, try) {
+		m.live.Done()
 		return false
 	}
-	f.t.onSettle(func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if w.ran {
-			return // the worker counts itself out
-		}
-		w.dead = true
-		m.workers--
-		if err := f.t.err; err != nil && !m.stopped {
-			// A worker that never ran was refused or canceled: the executor
-			// is closed or shutting down and starts no more. The inputs no
-			// worker took fail as their tasks would have; counting workers
-			// left instead could miss a successor ending at the same time.
-			m.fail = err
-			m.failLocked()
-		}
-	})
 	return true
+}
+
+// handOver has a new worker run inputs [first, first+n), claimed by a
+// worker whose goroutine ends, before anything else.
+func (m *stream[In, Out]) handOver(first, n int64) {
+	m.workers.Add(1)
+	w := &workerTask[In, Out]{m: m, first: first, n: n}
+	if !m.submitWorker(w, true) {
+		m.submitWorker(w, false) // settles w at once if refused
+	}
+}
+
+// retire counts a worker out. If it was the last and inputs came that no
+// worker took, a worker that may resume (it still holds its slot) takes
+// itself back in and reports true: the producer, publishing them, may have
+// seen it and started none. Otherwise whoever waits is woken to check.
+func (m *stream[In, Out]) retire(mayResume bool) bool {
+	if m.workers.Add(-1) == 0 && m.orphaned() {
+		if mayResume && m.workers.CompareAndSwap(0, 1) {
+			return true
+		}
+		m.wakeConsumer()
+		m.wakeProducer()
+	}
+	return false
 }
 
 // spinMax is how many times a goroutine of a stream yields the processor
@@ -366,122 +477,156 @@ func (m *stream[In, Out]) startWorker(try bool) bool {
 // tiny.
 const spinMax = 4
 
+// workerSpinMax is spinMax for a worker of tiny calls that finds no input:
+// ending and being started anew costs a task submitted, some allocations
+// and a goroutine, dozens of yields' worth.
+const workerSpinMax = 32
+
 // tinyCall is the time per call under which calls are batched.
 const tinyCall = 2 * time.Microsecond
 
 // batchMax bounds the inputs a worker takes at once: enough to share the
-// lock's cost, few enough that the head of the window is not held back.
+// cost of claiming, few enough that the head of the window is not held
+// back.
 const batchMax = 16
+
+// errGoexit is the outcome of inputs whose call ended its goroutine.
+var errGoexit = errors.New("fanout: task function called runtime.Goexit")
 
 // work is a worker task's function: it runs inputs while there are some,
 // and gives its slot back when other tasks wait for one.
-func (m *stream[In, Out]) work(ctx context.Context, w *worker) {
-	e := m.e
-	m.mu.Lock()
-	if w.dead {
-		m.mu.Unlock()
-		return
+func (m *stream[In, Out]) work(ctx context.Context, w *workerTask[In, Out]) {
+	if !w.state.CompareAndSwap(workerNew, workerRan) {
+		return // settled without running: counted out already
 	}
-	w.ran = true
-	defer func() {
-		m.workers--
-		if m.orphanedLocked() {
-			// The last worker leaves inputs no worker took: the
-			// producer or the consumer, whichever waits, starts one.
-			m.wakeWaitersLocked()
-		}
-		m.mu.Unlock()
-	}()
-	var ok, failed uint64
-	spins := 0
+	e := m.e
+	if w.n > 0 {
+		m.runBatch(ctx, w.first, w.n)
+		m.wakeConsumer()
+	}
+	spins, batches := 0, 0
 	for {
-		if m.stopped {
+		if m.stopped.Load() {
+			m.retire(false)
 			return
 		}
 		if ctx.Err() != nil {
-			// Shutdown canceled this worker. If it is the last, a successor
-			// fails at once on the closed executor, and with it the inputs
-			// no worker took: nothing is left waiting for a worker.
-			if m.pulled > m.claimed && m.workers == 1 {
-				m.workers++
-				m.mu.Unlock()
-				queued := m.startWorker(true)
-				m.mu.Lock()
-				if !queued {
-					m.workers--
+			// Shutdown canceled this worker (or Map's ctx ended: then halt
+			// stops the stream). If it is the last, a successor fails at
+			// once on the closed executor, and with it the inputs no worker
+			// took: nothing is left waiting for a worker.
+			if m.ctx.Err() == nil && m.pulled.Load() > m.claimed.Load() && m.workers.Load() == 1 {
+				m.workers.Add(1)
+				if !m.startWorker(true) {
+					m.workers.Add(-1)
 				}
 			}
+			m.retire(false)
 			return
 		}
-		n := min(m.pulled-m.claimed, 1)
-		if m.tiny {
-			n = min(m.pulled-m.claimed, batchMax)
+		tiny := m.tiny.Load()
+		c, p := m.claimed.Load(), m.pulled.Load()
+		n := min(p-c, 1)
+		if tiny {
+			n = min(p-c, batchMax)
 		}
 		if n == 0 {
-			if m.tiny && spins < spinMax && !m.ended {
+			if tiny && spins < workerSpinMax && !m.ended.Load() {
 				// The producer is likely a moment away: wait for it a
 				// little rather than end and have it start a worker anew.
 				spins++
-				m.mu.Unlock()
 				runtime.Gosched()
-				m.mu.Lock()
+				continue
+			}
+			if m.retire(true) {
 				continue
 			}
 			return
 		}
+		if !m.claimed.CompareAndSwap(c, c+n) {
+			continue
+		}
 		spins = 0
-		first := m.claimed
-		m.claimed += n
-		m.mu.Unlock()
-		ok, failed = 0, 0
-		began := time.Now()
-		for i := first; i < first+n; i++ {
-			c := &m.ring[i%len(m.ring)]
-			out, err := m.call(ctx, c.in)
-			c.out, c.err = out, err
-			if err == nil {
-				ok++
-				continue
-			}
-			failed++
-			if pe, isPanic := err.(*PanicError); isPanic && e.onPanic != nil {
-				e.onPanic(TaskInfo{}, pe)
-			}
+		if m.stopped.Load() {
+			// Stopped as it claimed: run nothing; the consumer, once
+			// stopped, yields cells not done canceled, if it still yields.
+			e.nextID.Add(uint64(n))
+			e.canceled.Add(uint64(n))
+			m.retire(false)
+			return
 		}
-		e.nextID.Add(ok + failed)
-		e.completed.Add(ok)
-		e.failed.Add(failed)
-		tiny := time.Since(began) < time.Duration(n)*tinyCall
-		contended := e.contended()
-		m.mu.Lock()
-		m.tiny = tiny
-		for i := first; i < first+n; i++ {
-			m.ring[i%len(m.ring)].done = true
+		// Measure once in a while whether calls are tiny: reading the
+		// clock costs as much as a tiny call.
+		var began time.Time
+		measure := batches%8 == 0 || !tiny
+		if measure {
+			began = time.Now()
 		}
-		if m.consumerWaits && m.ring[m.yielded%len(m.ring)].done {
-			m.consumerWaits = false
-			wake(m.consumerWake)
+		batches++
+		m.runBatch(ctx, c, n)
+		if measure {
+			m.tiny.Store(time.Since(began) < time.Duration(n)*tinyCall)
 		}
-		if contended && m.pulled > m.claimed {
+		if m.consumerWaits.Load() && m.headReady(m.yielded.Load()) {
+			m.wakeConsumer()
+		}
+		if e.contended() && m.pulled.Load() > m.claimed.Load() {
 			// Others wait for a slot: queue a successor behind them and
 			// give this slot back. If the queue has no room, go on.
-			m.workers++
-			m.mu.Unlock()
-			queued := m.startWorker(true)
-			m.mu.Lock()
-			switch {
-			case !queued:
-				m.workers-- // no successor: go on
-			case m.workers > 1 || m.pulled == m.claimed:
-				return // the successor, or another worker, takes what comes
-			default:
-				// The successor found a slot at once, ran and ended while
-				// this worker queued it, and inputs came since: leaving now
-				// would leave them to no worker (the producer saw this one
-				// and started none). Go on.
+			m.workers.Add(1)
+			if !m.startWorker(true) {
+				m.workers.Add(-1)
+				continue
 			}
+			// If the successor already ran and ended, and inputs came
+			// since, retire takes this worker back in.
+			if m.retire(true) {
+				continue
+			}
+			return
 		}
 	}
+}
+
+// runBatch runs inputs [first, first+n) and settles their cells. If a call
+// ends its goroutine (runtime.Goexit, as t.FailNow does), its input fails,
+// the worker retires, and a new worker runs the rest of the batch.
+func (m *stream[In, Out]) runBatch(ctx context.Context, first, n int64) {
+	e := m.e
+	var ok, failed uint64
+	i := first
+	defer func() {
+		if i < first+n { // runtime.Goexit in the call of input i
+			m.ring[i&m.mask].err = errGoexit
+			failed++
+			m.ring[first&m.mask].end.Store(i + 1)
+			e.nextID.Add(ok + failed)
+			e.completed.Add(ok)
+			e.failed.Add(failed)
+			m.wakeConsumer()
+			if rest := first + n - (i + 1); rest > 0 {
+				m.handOver(i+1, rest)
+			}
+			m.retire(false)
+		}
+	}()
+	for ; i < first+n; i++ {
+		c := &m.ring[i&m.mask]
+		out, err := m.call(ctx, c.in)
+		c.out, c.err = out, err
+		if err == nil {
+			ok++
+			continue
+		}
+		failed++
+		if pe, isPanic := err.(*PanicError); isPanic && e.onPanic != nil {
+			e.onPanic(TaskInfo{}, pe)
+		}
+	}
+	m.ring[first&m.mask].end.Store(first + n)
+	e.nextID.Add(ok + failed)
+	e.completed.Add(ok)
+	e.failed.Add(failed)
 }
 
 // call runs fn on one input under the package's panic policy (see

@@ -2,9 +2,12 @@ package fanout_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/fanout-go/fanout"
 )
@@ -63,5 +66,51 @@ func TestMapTakesTurnsWithOtherSubmitters(t *testing.T) {
 	// and the worker's successor may run one more before it.
 	if seen > 100+2*16 {
 		t.Errorf("the other task ran after %d of Map's %d inputs, want right after the batch running when it queued", seen, n)
+	}
+}
+
+// A call that ends its goroutine (runtime.Goexit, as t.FailNow does) fails
+// its own input; Map still yields every input once and does not hang.
+func TestMapGoexitFailsItsInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(2))
+		defer ex.Close()
+		exits := func(x int) bool { return x%5 == 3 }
+		fn := func(_ context.Context, x int) (int, error) {
+			if exits(x) {
+				runtime.Goexit()
+			}
+			return x, nil
+		}
+		const n = 100
+		got := 0
+		for x, r := range fanout.Map(t.Context(), ex, slices.Values(slices.Collect(intRange(n))), fn) {
+			if x != got {
+				t.Fatalf("input %d yielded, want %d", x, got)
+			}
+			got++
+			switch {
+			case exits(x) && (r.Err == nil || !strings.Contains(r.Err.Error(), "Goexit")):
+				t.Errorf("input %d: %+v, want an error naming Goexit", x, r)
+			case !exits(x) && (r.Err != nil || r.Value != x):
+				t.Errorf("input %d: %+v", x, r)
+			}
+		}
+		if got != n {
+			t.Errorf("%d inputs yielded, want %d", got, n)
+		}
+		if s := ex.Stats(); s.Submitted != n || s.Failed != n/5 || s.Completed != n-n/5 {
+			t.Errorf("stats %+v", s)
+		}
+	})
+}
+
+func intRange(n int) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for i := range n {
+			if !yield(i) {
+				return
+			}
+		}
 	}
 }

@@ -546,6 +546,11 @@ func (t *task) finishAt(now time.Time) {
 	if t.admitted {
 		e.taskGone()
 	}
+	if t.helper {
+		if h, ok := t.r.(interface{ finished() }); ok {
+			h.finished() // a Map worker's (see workerTask)
+		}
+	}
 }
 
 // callFn runs fn once, turning a panic into the error (see catchPanic).
