@@ -57,35 +57,39 @@ type task struct {
 	info   TaskInfo
 
 	// Guarded by e.mu.
-	state       taskState
-	list        *taskList
-	prev, next  *task
-	ks          *keyState   // its key's state when under a key limit
-	pol         *taskPolicy // per-task timeout and retry policy, if any
-	group       *parentGroup
-	gprev       *task
-	gnext       *task
+	list       *taskList
+	prev, next *task
+	ks         *keyState   // its key's state when under a key limit
+	pol        *taskPolicy // per-task timeout and retry policy, if any
+	group      *parentGroup
+	gprev      *task
+	gnext      *task
+	startNext  *task
+	wait       *waitExtra // queue timer and wake-up, made when first needed
+
+	// The small fields sit together so that the struct has no padding
+	// between them: a Future of a word-sized T then fits the allocator's
+	// 288-byte size class rather than 320.
+	state       taskState // guarded by e.mu, as are the four below
 	keyHeld     bool
 	admitted    bool
 	hasRoutine  bool // a goroutine runs or waits for this task
 	spawn       bool // set by grant: start a goroutine (else wake the one waiting)
-	startNext   *task
-	wait        *waitExtra // queue timer and wake-up, made when first needed
-	phase       atomic.Int32
-	attempts    int // written by the task's goroutine only
-	abandonSeen bool
+	abandonSeen bool // written by the task's goroutine only
 	helper      bool // a Map worker: not counted in Stats, not told to observers
+	settled     bool // guarded by mu
+	phase       atomic.Int32
+	// over is set, and wg released, once the future has settled.
+	over     atomic.Bool
+	attempts int // written by the task's goroutine only
 
 	// done is the Done channel, made only when someone asks for it: most
 	// futures are awaited through wg and never need one, and a channel is
 	// the costliest part of a task (context's cancelCtx does the same).
 	done atomic.Value // of chan struct{}
-	// over is set, and wg released, once the future has settled.
-	over atomic.Bool
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex // guards the fields below
-	settled bool
+	mu      sync.Mutex   // guards settled and the fields below
 	err     error        // the future's error
 	notify1 func()       // first internal callback, inline: Gather and Map use one
 	more    *settleExtra // the rest, made when first needed
@@ -354,9 +358,7 @@ func (t *task) settle(err error, how settleKind) bool {
 	t.over.Store(true) // before Done closes: who sees it closed must see over
 	if d, _ := t.done.Load().(chan struct{}); d != nil {
 		close(d)
-	} else {
-		t.done.Store(closedchan)
-	}
+	} // else Done, asked later, finds settled and hands out closedchan
 	t.mu.Unlock()
 	t.wg.Done()
 
