@@ -618,7 +618,9 @@ func (e *Executor) grantLocked(t *task) {
 	t.state = stateRunning
 	t.spawn = !t.hasRoutine
 	t.hasRoutine = true
-	t.startNext = nil
+	if t.startNext != nil { // mostly nil already: spare the write barrier
+		t.startNext = nil
+	}
 }
 
 // dispatchLocked grants free overall slots to the queue's head tasks and

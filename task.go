@@ -319,7 +319,9 @@ func (t *task) settle(err error, how settleKind) bool {
 		return false
 	}
 	t.settled = true
-	t.err = err
+	if err != nil { // t.err is nil until now: spare the write barrier
+		t.err = err
+	}
 	if err == nil {
 		t.r.commit()
 	}
@@ -348,7 +350,9 @@ func (t *task) settle(err error, how settleKind) bool {
 		e.failed.Add(1)
 	}
 	n1 := t.notify1
-	t.notify1 = nil
+	if n1 != nil {
+		t.notify1 = nil
+	}
 	var afters []*afterFunc
 	var ns []func()
 	if m := t.more; m != nil {
@@ -494,9 +498,17 @@ func (t *task) waitRate() bool {
 // observers.
 func (t *task) attempt() error {
 	e := t.e
+	timeout := t.timeout()
+	if timeout == 0 && !e.observed {
+		// The common case, without the timeout's context and timer or the
+		// observers' clock: the function gets the task itself.
+		t.phase.Store(phaseCalling)
+		err := t.r.call(t)
+		t.callEnded()
+		return err
+	}
 	ctx, cancel := context.Context(t), context.CancelFunc(func() {})
 	var watchdog *time.Timer
-	timeout := t.timeout()
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeoutCause(t, timeout, ErrTimeout)
 		watchdog = time.AfterFunc(timeout+e.grace, func() {
