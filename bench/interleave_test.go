@@ -76,7 +76,7 @@ func (allocRunner) one(fn func() int) int {
 	go func() {
 		defer wg.Done()
 		v = fn()
-		f.x[0] = v
+		f.p[0], f.x[0] = &v, v
 	}()
 	wg.Wait()
 	return v
