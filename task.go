@@ -57,35 +57,39 @@ type task struct {
 	info   TaskInfo
 
 	// Guarded by e.mu.
-	state       taskState
-	list        *taskList
-	prev, next  *task
-	ks          *keyState   // its key's state when under a key limit
-	pol         *taskPolicy // per-task timeout and retry policy, if any
-	group       *parentGroup
-	gprev       *task
-	gnext       *task
+	list       *taskList
+	prev, next *task
+	ks         *keyState   // its key's state when under a key limit
+	pol        *taskPolicy // per-task timeout and retry policy, if any
+	group      *parentGroup
+	gprev      *task
+	gnext      *task
+	startNext  *task
+	wait       *waitExtra // queue timer and wake-up, made when first needed
+
+	// The small fields sit together so that the struct has no padding
+	// between them: a Future of a word-sized T then fits the allocator's
+	// 288-byte size class rather than 320.
+	state       taskState // guarded by e.mu, as are the four below
 	keyHeld     bool
 	admitted    bool
 	hasRoutine  bool // a goroutine runs or waits for this task
 	spawn       bool // set by grant: start a goroutine (else wake the one waiting)
-	startNext   *task
-	wait        *waitExtra // queue timer and wake-up, made when first needed
-	phase       atomic.Int32
-	attempts    int // written by the task's goroutine only
-	abandonSeen bool
+	abandonSeen bool // written by the task's goroutine only
 	helper      bool // a Map worker: not counted in Stats, not told to observers
+	settled     bool // guarded by mu
+	phase       atomic.Int32
+	// over is set, and wg released, once the future has settled.
+	over     atomic.Bool
+	attempts int // written by the task's goroutine only
 
 	// done is the Done channel, made only when someone asks for it: most
 	// futures are awaited through wg and never need one, and a channel is
 	// the costliest part of a task (context's cancelCtx does the same).
 	done atomic.Value // of chan struct{}
-	// over is set, and wg released, once the future has settled.
-	over atomic.Bool
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex // guards the fields below
-	settled bool
+	mu      sync.Mutex   // guards settled and the fields below
 	err     error        // the future's error
 	notify1 func()       // first internal callback, inline: Gather and Map use one
 	more    *settleExtra // the rest, made when first needed
@@ -315,7 +319,9 @@ func (t *task) settle(err error, how settleKind) bool {
 		return false
 	}
 	t.settled = true
-	t.err = err
+	if err != nil { // t.err is nil until now: spare the write barrier
+		t.err = err
+	}
 	if err == nil {
 		t.r.commit()
 	}
@@ -344,7 +350,9 @@ func (t *task) settle(err error, how settleKind) bool {
 		e.failed.Add(1)
 	}
 	n1 := t.notify1
-	t.notify1 = nil
+	if n1 != nil {
+		t.notify1 = nil
+	}
 	var afters []*afterFunc
 	var ns []func()
 	if m := t.more; m != nil {
@@ -354,9 +362,7 @@ func (t *task) settle(err error, how settleKind) bool {
 	t.over.Store(true) // before Done closes: who sees it closed must see over
 	if d, _ := t.done.Load().(chan struct{}); d != nil {
 		close(d)
-	} else {
-		t.done.Store(closedchan)
-	}
+	} // else Done, asked later, finds settled and hands out closedchan
 	t.mu.Unlock()
 	t.wg.Done()
 
@@ -492,9 +498,17 @@ func (t *task) waitRate() bool {
 // observers.
 func (t *task) attempt() error {
 	e := t.e
+	timeout := t.timeout()
+	if timeout == 0 && !e.observed {
+		// The common case, without the timeout's context and timer or the
+		// observers' clock: the function gets the task itself.
+		t.phase.Store(phaseCalling)
+		err := t.r.call(t)
+		t.callEnded()
+		return err
+	}
 	ctx, cancel := context.Context(t), context.CancelFunc(func() {})
 	var watchdog *time.Timer
-	timeout := t.timeout()
 	if timeout > 0 {
 		ctx, cancel = context.WithTimeoutCause(t, timeout, ErrTimeout)
 		watchdog = time.AfterFunc(timeout+e.grace, func() {
