@@ -83,8 +83,9 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // Cost: when no input needs a task of its own (no WithTaskOptions, and an
 // executor without observers, rate limit, timeout or retries), Map runs
 // inputs on a few worker tasks that keep their slots and take inputs in
-// batches (slot reuse): about 100 ns and no allocation per tiny input,
-// calls that block each getting a worker up to the limit. Otherwise each
+// batches (slot reuse), handed over without a lock: tens of nanoseconds
+// and no allocation per tiny input, calls that block each getting a worker
+// up to the limit. Otherwise each
 // input is a task of its own, with everything tasks have (per-key limits,
 // retries, observers), at about a microsecond and two allocations.
 // Fairness: Map's workers share the executor's limit; after each batch a
