@@ -114,3 +114,43 @@ func intRange(n int) func(func(int) bool) {
 		}
 	}
 }
+
+// A yielded input's cell lets go of it: inputs that hold pointers are
+// collectable once yielded, while Map waits for more input.
+func TestMapLetsGoOfYieldedInputs(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(4))
+	defer ex.Close()
+	type blob struct{ b [1 << 12]byte }
+	const n = 40
+	var freed atomic.Int64
+	more := make(chan struct{})
+	in := func(yield func(*blob) bool) {
+		for range n {
+			b := new(blob)
+			runtime.AddCleanup(b, func(*atomic.Int64) { freed.Add(1) }, &freed)
+			if !yield(b) {
+				return
+			}
+		}
+		<-more // hold Map, its window not full, until the check is done
+	}
+	size := func(_ context.Context, b *blob) (int, error) { return len(b.b), nil }
+	got := 0
+	for _, r := range fanout.Map(context.Background(), ex, in, size, fanout.WithWindow(64)) {
+		if r.Err != nil || r.Value != 1<<12 {
+			t.Fatalf("result %+v", r)
+		}
+		if got++; got < n {
+			continue
+		}
+		// Cleanups run on their own goroutine after a collection.
+		for i := 0; i < 100 && freed.Load() < n-1; i++ {
+			runtime.GC()
+			runtime.Gosched()
+		}
+		if f := freed.Load(); f < n-1 {
+			t.Errorf("%d of the %d inputs yielded were collected, want all but the one in hand", f, n)
+		}
+		close(more)
+	}
+}
