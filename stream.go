@@ -6,6 +6,7 @@ import (
 	"iter"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -628,37 +629,58 @@ func (m *stream[In, Out]) runBatch(ctx context.Context, first, n int64) {
 			m.retire(false)
 		}
 	}()
-	for ; i < first+n; i++ {
-		j := i & m.mask
-		out, err := m.call(ctx, m.ins[j])
-		c := &m.outs[j]
-		c.out = out
-		if err != nil {
-			c.err = err
-		}
-		if err == nil {
-			ok++
-			continue
-		}
-		failed++
-		if pe, isPanic := err.(*PanicError); isPanic && e.onPanic != nil {
-			e.onPanic(TaskInfo{}, pe)
-		}
+	var panics []*PanicError
+	for i < first+n {
+		m.runFrom(ctx, &i, first+n, &ok, &failed, &panics)
 	}
 	m.outs[first&m.mask].end.Store(first + n)
 	e.nextID.Add(ok + failed)
 	e.completed.Add(ok)
 	e.failed.Add(failed)
+	if e.onPanic != nil {
+		for _, pe := range panics {
+			e.onPanic(TaskInfo{}, pe)
+		}
+	}
 }
 
-// call runs fn on one input under the package's panic policy (see
-// catchPanic).
-func (m *stream[In, Out]) call(ctx context.Context, in In) (out Out, err error) {
-	returned := false
-	defer catchPanic(&err, &returned)
-	out, err = m.fn(ctx, in)
-	returned = true
-	return out, err
+// runFrom runs inputs from *i to end under one deferred recover, rather
+// than one per call: a panic settles input *i with a *PanicError, as the
+// package's panic policy has it (see catchPanic), and returns for the
+// caller to go on with the rest. runtime.Goexit passes through, *i at the
+// input whose call ended its goroutine. The panics, and *PanicErrors calls
+// return, are added to panics for the executor's panic handler, told
+// after the batch, outside any recover.
+func (m *stream[In, Out]) runFrom(ctx context.Context, i *int64, end int64, ok, failed *uint64, panics *[]*PanicError) {
+	defer func() {
+		if *i >= end {
+			return
+		}
+		r := recover()
+		if r == nil {
+			return // runtime.Goexit
+		}
+		pe := &PanicError{Value: r, Stack: debug.Stack()}
+		m.outs[*i&m.mask].fail(pe)
+		*failed++
+		*i++
+		*panics = append(*panics, pe)
+	}()
+	for ; *i < end; *i++ {
+		j := *i & m.mask
+		out, err := m.fn(ctx, m.ins[j])
+		c := &m.outs[j]
+		c.out = out
+		if err == nil {
+			*ok++
+			continue
+		}
+		c.err = err
+		*failed++
+		if pe, isPanic := err.(*PanicError); isPanic {
+			*panics = append(*panics, pe) // told after the batch, as a panic is
+		}
+	}
 }
 
 // hasPointers reports whether values of t hold pointers: if not, the
