@@ -81,3 +81,52 @@ func (allocRunner) one(fn func() int) int {
 	wg.Wait()
 	return v
 }
+
+// TestMapInterleaved measures Map on tiny inputs like BenchmarkMap (100,000
+// inputs at limit 64) but alternates fanout, fanout-before and conc round by
+// round, 40 rounds, so that load from other processes hits them alike; it
+// logs each one's median ns per input and its ratio to conc (run it with
+// -v). It asserts no speed: it is a measuring tool.
+//
+//	./before.sh REV && go test -tags before -run MapInterleaved -v .
+func TestMapInterleaved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement, about 5 s")
+	}
+	names := []string{"conc", "fanout", "fanout-before"}
+	rs := map[string]runner{}
+	for _, c := range contenders {
+		if slices.Contains(names, c.name) {
+			r := c.open(64)
+			defer r.close()
+			rs[c.name] = r
+		}
+	}
+	const n = 100_000
+	in := make([]int, n)
+	for i := range in {
+		in[i] = i
+	}
+	out := make([]int, n)
+	ns := map[string][]float64{}
+	for range 40 {
+		for _, name := range names {
+			clear(out)
+			start := time.Now()
+			rs[name].batch(in, out, square)
+			ns[name] = append(ns[name], float64(time.Since(start).Nanoseconds())/n)
+			if out[n-1] != square(n-1) {
+				t.Fatalf("%s: wrong result", name)
+			}
+		}
+	}
+	median := func(x []float64) float64 {
+		slices.Sort(x)
+		return x[len(x)/2]
+	}
+	base := median(ns["conc"])
+	for _, name := range names {
+		m := median(ns[name])
+		t.Logf("%-14s %6.1f ns/input  %.2fx conc  (fastest round %.1f)", name, m, m/base, ns[name][0])
+	}
+}
