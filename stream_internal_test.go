@@ -7,13 +7,13 @@ import (
 
 func TestHasPointers(t *testing.T) {
 	type flat struct {
-		a int
-		b [2]float64
-		c bool
+		A int
+		B [2]float64
+		C bool
 	}
 	type nested struct {
-		f flat
-		s string
+		F flat
+		S string
 	}
 	for _, c := range []struct {
 		t    reflect.Type

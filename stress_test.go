@@ -227,8 +227,31 @@ func TestStressMap(t *testing.T) {
 	for round := range rounds {
 		t.Run(fmt.Sprint(round), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(round), 7))
-			ex := fanout.New(fanout.WithLimit(1 + rng.IntN(4)))
+			opts := []fanout.Option{fanout.WithLimit(1 + rng.IntN(4))}
+			if rng.IntN(2) == 0 {
+				// A bounded queue: Map's producer may block starting a
+				// worker, and a worker's successor may find no room.
+				opts = append(opts, fanout.WithQueue(1+rng.IntN(3)))
+			}
+			ex := fanout.New(opts...)
 			var wg sync.WaitGroup
+			// Other submitters on the same executor, so that Map's workers
+			// hand their slots over.
+			var others sync.WaitGroup
+			stopOthers := make(chan struct{})
+			others.Go(func() {
+				for {
+					select {
+					case <-stopOthers:
+						return
+					default:
+					}
+					fanout.Submit(context.Background(), ex, func(context.Context) (int, error) {
+						runtimeYield()
+						return 0, nil
+					}).Await(context.Background())
+				}
+			})
 			for m := range 4 {
 				wg.Go(func() {
 					r := rand.New(rand.NewPCG(uint64(round), uint64(m)))
@@ -261,12 +284,18 @@ func TestStressMap(t *testing.T) {
 							}
 						}
 					}
+					slow := r.IntN(3) == 0 // calls long enough to leave tiny mode
 					fn := func(ctx context.Context, x int) (int, error) {
 						switch x % 7 {
 						case 3:
 							panic("boom")
 						case 5:
 							runtimeYield()
+						}
+						if slow && x%3 == 0 {
+							for range 50 {
+								runtimeYield()
+							}
 						}
 						return x, nil
 					}
@@ -307,6 +336,8 @@ func TestStressMap(t *testing.T) {
 				}
 			}
 			wg.Wait()
+			close(stopOthers)
+			others.Wait()
 			ex.Close()
 			s := ex.Stats()
 			if s.Submitted != s.Completed+s.Failed+s.Canceled || s.Running != 0 || s.Waiting != 0 {
