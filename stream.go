@@ -162,7 +162,7 @@ func (m *stream[In, Out]) run(yield func(In, Result[Out]) bool) {
 		}
 		n := settled - y
 		if stopped {
-			n = p - y // those not settled are yielded canceled
+			n = max(settled, p) - y // those not settled are yielded canceled
 		}
 		if n > 0 {
 			if stopped {
