@@ -501,6 +501,18 @@ const spinMax = 4
 // and a goroutine, dozens of yields' worth.
 const workerSpinMax = 32
 
+// workerSpins is how many times a worker that finds no input yields
+// before it ends: workerSpinMax for tiny calls, spinMax for the rest. Calls
+// of a few microseconds on every worker keep the producer from running
+// until the window is empty; a worker that ends then would be started anew
+// (a task, an allocation, a goroutine) for the next input.
+func workerSpins(tiny bool) int {
+	if tiny {
+		return workerSpinMax
+	}
+	return spinMax
+}
+
 // tinyCall is the time per call under which calls are batched.
 const tinyCall = 2 * time.Microsecond
 
@@ -550,7 +562,7 @@ func (m *stream[In, Out]) work(ctx context.Context, w *workerTask[In, Out]) {
 			n = min(p-c, batchMax)
 		}
 		if n == 0 {
-			if tiny && spins < workerSpinMax && !m.ended.Load() {
+			if spins < workerSpins(tiny) && !m.ended.Load() {
 				// The producer is likely a moment away: wait for it a
 				// little rather than end and have it start a worker anew.
 				spins++
