@@ -90,7 +90,9 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // retries, observers), at about a microsecond and two allocations.
 // Fairness: Map's workers share the executor's limit; after each batch a
 // worker gives its slot back when other tasks wait, and queues a successor
-// behind them, so other submitters are not starved by a long input.
+// behind them, so other submitters are not starved by a long input. Once
+// every input is yielded, Map returns when its workers' tasks are over:
+// none of them is left running or queued on the executor.
 //
 // Every input pulled is yielded exactly once. If ctx ends, Map stops pulling
 // and yields the inputs already pulled, canceled; an input handed over as it
