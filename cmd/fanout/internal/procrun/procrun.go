@@ -4,8 +4,8 @@
 // when the job's context ends (SIGTERM, then SIGKILL after a grace period),
 // so no grandchild outlives a timeout or an interrupt. A GroupWatcher hears
 // of each group, to kill those left if this process dies (package reaper).
-// It also expands the
-// GNU parallel placeholders of a command template (Template).
+// It also expands the GNU parallel placeholders of a command template
+// (Template).
 //
 // Each Run costs one fork/exec, two pipes and two goroutines reading them.
 package procrun

@@ -155,7 +155,7 @@ func startGroup(t *testing.T) *group {
 			cmd.Wait()
 		}
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
+	line, _ := bufio.NewReader(out).ReadString('\n')
 	if g.bg, err = strconv.Atoi(strings.TrimSpace(line)); err != nil {
 		t.Fatalf("background pid %q: %v", line, err)
 	}
