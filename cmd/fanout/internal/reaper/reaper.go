@@ -21,19 +21,20 @@
 //
 // Cost: one fork and exec when a run starts its first job (a run without
 // jobs starts no reaper), one short pipe write as each job starts and one
-// as it ends, and a process of a few megabytes for the run's length.
+// as it ends, and a process of a few megabytes for the run's length that
+// wakes ten times a second at most, to read the lines in batches.
 package reaper
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,7 +61,7 @@ func Main() int {
 		return 2
 	}
 	closeInherited()
-	Serve(os.NewFile(pipeFD, "reaper pipe"))
+	Serve(pipeFD)
 	return 0
 }
 
@@ -85,22 +86,74 @@ func closeInherited() {
 	}
 }
 
-// Serve reads the lines of fanout's end from r until its end (or an
-// error), then sends SIGKILL to every process group still listed.
+// readEvery is how often the reaper reads the lines waiting in the pipe.
+// Reading each line as it comes would wake it twice per job, and the
+// wake-ups cost fanout's jobs time on a busy machine; a pipe holds 64KiB,
+// thousands of lines, more than fanout writes in this time. The pipe's end
+// wakes the reaper at once.
+const readEvery = 100 * time.Millisecond
+
+// maxLine is the longest line read; a longer one is not fanout's, and is
+// ignored.
+const maxLine = 32
+
+// Serve reads the lines of fanout's end from the pipe fd (its read end)
+// until its end (or an error), then sends SIGKILL to every process group
+// still listed.
 //
 // A group is counted, not just listed: once a group is gone its id may be
 // reused by the next job's group, and the two jobs' lines may arrive in
 // either order.
-func Serve(r io.Reader) {
+func Serve(fd int) {
 	groups := make(groupCounts)
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		groups.apply(sc.Text())
+	unix.SetNonblock(fd, true)
+	buf := make([]byte, 64<<10)
+	var lines lineSplitter
+	for {
+		n, err := unix.Read(fd, buf)
+		if n > 0 {
+			lines.feed(buf[:n], groups.apply)
+			continue
+		}
+		switch err {
+		case unix.EAGAIN:
+			// Wait for the pipe's end (POLLHUP is reported though not
+			// asked for), or for the next batch of lines: asking for
+			// POLLIN would wake at each line.
+			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd)}}, int(readEvery/time.Millisecond))
+			if err != nil && err != unix.EINTR {
+				time.Sleep(readEvery) // never spin
+			}
+			continue
+		case unix.EINTR:
+			continue
+		}
+		break // the end (n == 0), or an error
 	}
 	for pgid, n := range groups {
 		if n > 0 {
 			syscall.Kill(-pgid, syscall.SIGKILL) // ESRCH: gone already
 		}
+	}
+}
+
+// lineSplitter cuts what is read into lines, keeping a line not yet whole
+// for the next read.
+type lineSplitter struct{ partial []byte }
+
+func (s *lineSplitter) feed(b []byte, line func(string)) {
+	data := append(s.partial, b...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		line(string(data[:i]))
+		data = data[i+1:]
+	}
+	s.partial = s.partial[:0]
+	if len(data) <= maxLine {
+		s.partial = append(s.partial, data...)
 	}
 }
 

@@ -45,6 +45,22 @@ func TestApply(t *testing.T) {
 	}
 }
 
+// TestLineSplitter: a line cut across reads is whole once read; a line
+// too long to be fanout's is dropped.
+func TestLineSplitter(t *testing.T) {
+	var (
+		s   lineSplitter
+		got []string
+	)
+	add := func(l string) { got = append(got, l) }
+	for _, b := range []string{"+1", "0\n-2", "0\n+30\n+4", "", "0\n", strings.Repeat("9", 40), "\n+50\n"} {
+		s.feed([]byte(b), add)
+	}
+	if want := []string{"+10", "-20", "+30", "+40", "", "+50"}; !slices.Equal(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
+	}
+}
+
 // TestServeKillsListedGroups: at the pipe's end, every process of a group
 // still listed is killed, the one in the background too; a group unlisted
 // is left alone.
@@ -59,7 +75,30 @@ func TestServeKillsListedGroups(t *testing.T) {
 	w.WriteString("+" + strconv.Itoa(unlisted.pgid) + "\n")
 	w.WriteString("-" + strconv.Itoa(unlisted.pgid) + "\n")
 	w.Close()
-	Serve(r)
+	Serve(int(r.Fd()))
+	listed.assertKilled(t)
+	unlisted.assertAlive(t)
+}
+
+// TestServeWhileWritten: lines written while Serve waits, one of them in
+// two halves, count as lines written at once.
+func TestServeWhileWritten(t *testing.T) {
+	listed, unlisted := startGroup(t), startGroup(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Serve(int(r.Fd()))
+	}()
+	w.WriteString("+" + strconv.Itoa(unlisted.pgid) + "\n+")
+	w.WriteString(strconv.Itoa(listed.pgid) + "\n")
+	w.WriteString("-" + strconv.Itoa(unlisted.pgid) + "\n")
+	w.Close()
+	<-done
 	listed.assertKilled(t)
 	unlisted.assertAlive(t)
 }
