@@ -21,8 +21,9 @@
 //
 // Cost: one fork and exec when a run starts its first job (a run without
 // jobs starts no reaper), one short pipe write as each job starts and one
-// as it ends, and a process of a few megabytes for the run's length that
-// wakes ten times a second at most, to read the lines in batches.
+// as it ends, and a process for the run's length (about 12MB resident,
+// mostly the binary's pages, shared with fanout) that wakes ten times a
+// second at most, to read the lines in batches.
 package reaper
 
 import (
@@ -42,6 +43,9 @@ import (
 // marker is the environment variable that makes fanout a reaper.
 const marker = "_FANOUT_REAPER"
 
+// reaperName is the reaper's argv[0] and, in ps, its name.
+const reaperName = "fanout-reaper"
+
 // pipeFD is the reaper's read end of the pipe: the first of ExtraFiles.
 const pipeFD = 3
 
@@ -60,6 +64,7 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "fanout: %s is for fanout's own use\n", marker)
 		return 2
 	}
+	nameSelf()
 	closeInherited()
 	Serve(pipeFD)
 	return 0
@@ -161,8 +166,8 @@ func (s *lineSplitter) feed(b []byte, line func(string)) {
 type groupCounts map[int]int
 
 // apply applies one line: "+PGID" or "-PGID". Anything else, and any id
-// that is not a process group of a job (0 and 1 would make kill signal
-// fanout's own group or every process), is ignored.
+// that cannot be a job's process group (kill would signal the reaper's own
+// group for 0, every process for 1), is ignored.
 func (g groupCounts) apply(line string) {
 	if len(line) < 2 {
 		return
@@ -207,7 +212,7 @@ func Start() (*Reaper, error) {
 	}
 	cmd := &exec.Cmd{
 		Path: path,
-		Args: []string{"fanout-reaper"},
+		Args: []string{reaperName},
 		Env:  []string{marker + "=1"},
 		Dir:  "/",
 		// Only the read end, as fd 3; stdin, stdout and stderr are
@@ -228,9 +233,10 @@ func Start() (*Reaper, error) {
 // exits before Ended.
 func (r *Reaper) Started(pgid int) { r.send('+', pgid) }
 
-// Ended unlists the process group pgid. Call it only once no process is
-// left in the group: until then its id cannot be reused, so a kill by the
-// reaper cannot reach another group.
+// Ended unlists the process group pgid. Call it once no process is left in
+// the group, not before (one left would run on unwatched), and soon after:
+// a gone group's id may be taken by another group, which the reaper would
+// kill if fanout died while the id was still listed.
 func (r *Reaper) Ended(pgid int) { r.send('-', pgid) }
 
 func (r *Reaper) send(op byte, pgid int) {
