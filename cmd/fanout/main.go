@@ -10,9 +10,15 @@ import (
 	"os"
 
 	"github.com/fanout-go/fanout/cmd/fanout/internal/cli"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/reaper"
 )
 
 func main() {
+	// fanout run again as its own reaper (see package reaper): nothing
+	// else.
+	if reaper.Invoked() {
+		os.Exit(reaper.Main())
+	}
 	err := cli.Run(context.Background(), cli.OSEnv(), os.Args[1:])
 	if msg := cli.Message(err); msg != "" {
 		fmt.Fprintln(os.Stderr, msg)

@@ -36,6 +36,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fanout-go/fanout/cmd/fanout/internal/console"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/reaper"
 )
 
 // Env is what a subcommand may touch of the outside world: the standard
@@ -49,6 +50,10 @@ type Env struct {
 	// Width reports the terminal's width in columns (0 when unknown), so
 	// that the progress line never wraps. nil for unknown.
 	Width func() int
+	// StartReaper starts the process that kills what is left of exec's
+	// jobs if fanout dies without stopping them (package reaper); nil for
+	// none. exec calls it at its first job.
+	StartReaper func() (*reaper.Reaper, error)
 }
 
 // Screen returns the console.Screen that owns env's stdout and stderr for
@@ -74,6 +79,7 @@ func OSEnv() Env {
 			}
 			return w
 		},
+		StartReaper: reaper.Start,
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fanout-go/fanout"
 	"github.com/fanout-go/fanout/cmd/fanout/internal/procrun"
+	"github.com/fanout-go/fanout/cmd/fanout/internal/reaper"
 	"github.com/fanout-go/fanout/trace"
 )
 
@@ -39,8 +40,10 @@ Each job's stdout and stderr are written whole when it ends, in input order
 jsonl|csv|table, one record per input is written instead: -o has no default
 here, and --progress is off unless given, as the jobs' output shares the
 terminal. --timeout, --halt now and an interrupt stop a job's whole process
-group: SIGTERM, then SIGKILL after --kill-after. If fanout itself is killed
-(SIGKILL), Linux kills each job's own process.
+group: SIGTERM, then SIGKILL after --kill-after. If fanout itself dies
+(SIGKILL, a crash), on Linux each job's whole group is killed too, processes
+it put in the background included: a small reaper process, started with the
+first job, sees fanout gone and kills them.
 
 The command goes after --; without flags, "fanout exec COMMAND ARG..." works too.
 
@@ -139,17 +142,18 @@ func runExec(ctx context.Context, env Env, args []string) error {
 	// screen, so that they never share a line.
 	screen := env.Screen()
 	r := &execRunner{
-		tmpl:       tmpl,
-		timeout:    common.Timeout,
-		killAfter:  x.killAfter,
-		retries:    common.Retries,
-		retryDelay: x.retryDelay,
-		halt:       x.halt,
-		total:      -1,
-		records:    records,
-		stdout:     screen.Stdout(),
-		stderr:     screen.Stderr(),
-		slots:      make(chan int, common.Concurrency),
+		tmpl:        tmpl,
+		timeout:     common.Timeout,
+		killAfter:   x.killAfter,
+		retries:     common.Retries,
+		retryDelay:  x.retryDelay,
+		halt:        x.halt,
+		total:       -1,
+		records:     records,
+		stdout:      screen.Stdout(),
+		stderr:      screen.Stderr(),
+		slots:       make(chan int, common.Concurrency),
+		startReaper: env.StartReaper,
 	}
 	if inputs != nil {
 		r.total = len(inputs)
@@ -189,6 +193,7 @@ func runExec(ctx context.Context, env Env, args []string) error {
 			return r.runAll(ctx, e, in, true)
 		},
 		records: execRecords,
+		close:   r.closeReaper,
 		resumable: Resumable[ExecRecord]{
 			Flags:       &x.resume,
 			Fingerprint: execResultOptions(command, x.shell),
@@ -335,6 +340,10 @@ type execRunner struct {
 	halt                 haltSpec
 	total                int // number of inputs when known, else -1
 
+	startReaper func() (*reaper.Reaper, error)
+	reaperOnce  sync.Once
+	reaper      *reaper.Reaper // nil before the first job, or without one
+
 	mu                         sync.Mutex
 	finished, failed, succeded int
 	halted                     error // set once --halt's condition is met
@@ -403,6 +412,7 @@ func (r *execRunner) run(ctx context.Context, j *job) (*job, error) {
 		Stdout:    r.stdoutCap,
 		Stderr:    r.stderrCap,
 		KillAfter: r.killAfter,
+		Groups:    r.groups(),
 	})
 	j.mu.Lock()
 	j.attempts++
@@ -423,6 +433,32 @@ func (r *execRunner) run(ctx context.Context, j *job) (*job, error) {
 		err = fanout.Permanent(err)
 	}
 	return j, err
+}
+
+// groups returns what to tell of each job's process group: the reaper,
+// started at the first job so that a run without jobs pays nothing. nil
+// when there is none, or it could not start: the run goes on without it,
+// as before it existed (each job's own process still dies with fanout on
+// Linux), and there is no --verbose to say so.
+func (r *execRunner) groups() procrun.GroupWatcher {
+	r.reaperOnce.Do(func() {
+		if r.startReaper != nil {
+			r.reaper, _ = r.startReaper()
+		}
+	})
+	if r.reaper == nil {
+		return nil // not a typed nil in the interface
+	}
+	return r.reaper
+}
+
+// closeReaper ends the reaper, once every job has ended and its group is
+// gone: the reaper finds nothing listed and exits, and is waited for.
+func (r *execRunner) closeReaper() {
+	r.reaperOnce.Do(func() {}) // no reaper starts after this
+	if r.reaper != nil {
+		r.reaper.Close()
+	}
 }
 
 // account counts a job's final outcome and applies --halt.

@@ -16,11 +16,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/reaper"
 )
 
 func decodeExec(t *testing.T, out string) []ExecRecord {
@@ -554,6 +557,130 @@ func TestE2EExecKilledFanoutTakesItsJobs(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	waitPidsGone(t, pids)
+}
+
+// TestE2EExecKilledFanoutTakesBackgroundProcesses: when fanout itself is
+// killed, what its jobs put in the background is killed too (the reaper's
+// doing: the kernel's parent-death signal takes only each job's own
+// process), and the reaper then exits.
+func TestE2EExecKilledFanoutTakesBackgroundProcesses(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the reaper is Linux's")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(binary(t), "exec", "-c", "3", "--", "sh", "-c", `sleep 300 & echo $! >> "$1"; wait`, "sh", ":::",
+		filepath.Join(dir, "0"), filepath.Join(dir, "1"), filepath.Join(dir, "2"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for i := range 3 {
+		pids = append(pids, readPids(t, filepath.Join(dir, strconv.Itoa(i)), 1)...)
+	}
+	reaper := reaperOf(cmd.Process.Pid) // started before the first job
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitPidsGone(t, pids)
+	if reaper == 0 {
+		t.Fatal("no reaper ran beside fanout")
+	}
+	waitPidsGone(t, []int{reaper})
+}
+
+// TestE2EExecReaperEndsWithTheRun: after a normal run, the reaper fanout
+// started at its first job is gone too: fanout waited for it.
+func TestE2EExecReaperEndsWithTheRun(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the reaper is Linux's")
+	}
+	dir := t.TempDir()
+	proceed := filepath.Join(dir, "proceed")
+	if err := syscall.Mkfifo(proceed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The job says it runs, then waits for the test to let it end.
+	cmd := exec.Command(binary(t), "exec", "--", "sh", "-c", `echo $$ > "$1/pid"; read x < "$1/proceed"`, "sh", ":::", dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	readPids(t, filepath.Join(dir, "pid"), 1)
+	reaper := reaperOf(cmd.Process.Pid)
+	if reaper == 0 {
+		t.Error("no reaper ran beside fanout")
+	}
+	f, err := os.OpenFile(proceed, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("go\n")
+	f.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if reaper != 0 {
+		assertPidsGone(t, []int{reaper}) // no waiting: fanout reaped it
+	}
+}
+
+// TestExecStartsTheReaperAtTheFirstJob: the reaper starts once a job
+// starts, once per run, never in a run without jobs; and a reaper that
+// cannot start does not fail the run.
+func TestExecStartsTheReaperAtTheFirstJob(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		stdin  string
+		args   []string
+		starts int
+	}{
+		{"jobs", "", []string{"exec", "-c", "2", "true", ":::", "a", "b", "c"}, 1},
+		{"no input", "", []string{"exec", "true"}, 0},
+		{"dry run", "", []string{"exec", "--dry-run", "true", ":::", "a"}, 0},
+		{"no such program", "", []string{"exec", "fanout-no-such-program", ":::", "a"}, 0},
+		{"usage", "", []string{"exec", "--frobnicate", "--", "true"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var starts atomic.Int32
+			env := Env{
+				Stdin: strings.NewReader(tt.stdin), Stdout: io.Discard, Stderr: io.Discard,
+				StartReaper: func() (*reaper.Reaper, error) {
+					starts.Add(1)
+					return nil, errors.New("no reaper in this test")
+				},
+			}
+			err := Run(t.Context(), env, tt.args)
+			if got := int(starts.Load()); got != tt.starts {
+				t.Errorf("%d reapers started, want %d", got, tt.starts)
+			}
+			if tt.starts > 0 && err != nil {
+				t.Errorf("the run failed: %v", err)
+			}
+		})
+	}
+}
+
+// reaperOf returns the pid of the reaper running beside fanout (the child
+// of fanout's that runs as "fanout-reaper"), 0 if there is none.
+func reaperOf(fanout int) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// After the command name in parentheses: state, ppid.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(fanout) {
+			continue
+		}
+		if argv, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); bytes.HasPrefix(argv, []byte("fanout-reaper\x00")) {
+			return pid
+		}
+	}
+	return 0
 }
 
 func TestE2EExecExitCodes(t *testing.T) {

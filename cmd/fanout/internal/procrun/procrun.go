@@ -2,8 +2,10 @@
 // job, its output captured (bounded in memory, spilling to a temporary
 // file) or streamed a whole line at a time, and the whole group stopped
 // when the job's context ends (SIGTERM, then SIGKILL after a grace period),
-// so no grandchild outlives a timeout or an interrupt. It also expands the
-// GNU parallel placeholders of a command template (Template).
+// so no grandchild outlives a timeout or an interrupt. A GroupWatcher hears
+// of each group, to kill those left if this process dies (package reaper).
+// It also expands the GNU parallel placeholders of a command template
+// (Template).
 //
 // Each Run costs one fork/exec, two pipes and two goroutines reading them.
 package procrun
@@ -38,6 +40,21 @@ type Options struct {
 	// KillAfter is how long the process group has after SIGTERM before
 	// SIGKILL; 0 means DefaultKillAfter.
 	KillAfter time.Duration
+	// Groups, when not nil, is told of the job's process group.
+	Groups GroupWatcher
+}
+
+// GroupWatcher is told when a job's process group starts and once it is
+// gone, so that it can kill the groups still running if this process dies
+// without stopping them (see package reaper).
+type GroupWatcher interface {
+	// Started is called as the job's process starts, pgid its id.
+	Started(pgid int)
+	// Ended is called once no process is left in the group, never
+	// before: until then no other group can take its id. A group that
+	// could not be seen gone (a process that does not die of SIGKILL
+	// within KillAfter, stuck in the kernel) is never Ended.
+	Ended(pgid int)
 }
 
 // DefaultKillAfter is Options.KillAfter's default.
@@ -243,6 +260,9 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 		return res, &StartError{Name: argv[0], Err: unwrapExec(err)}
 	}
 	res.Pid = cmd.Process.Pid
+	if opts.Groups != nil {
+		opts.Groups.Started(res.Pid)
+	}
 	// readersDone closes when both pipes are drained.
 	readersDone := make(chan struct{})
 	var left atomic.Int32
@@ -272,7 +292,8 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 		stopGroup(res.Pid, exited, opts.KillAfter)
 	}
 	// The leader has exited; stop whatever it left in its group.
-	if groupAlive(res.Pid) {
+	alive := groupAlive(res.Pid)
+	if alive {
 		stopGroup(res.Pid, nil, opts.KillAfter)
 	}
 	// A process that left the group (setsid) may still hold the pipes:
@@ -289,6 +310,9 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 			<-readersDone
 		}
 		t.Stop()
+	}
+	if opts.Groups != nil && (!alive || awaitGroupGone(res.Pid, opts.KillAfter)) {
+		opts.Groups.Ended(res.Pid)
 	}
 	res.Stdout.finish()
 	res.Stderr.finish()
@@ -364,6 +388,20 @@ func stopGroup(pgid int, exited <-chan struct{}, grace time.Duration) {
 			return
 		}
 	}
+}
+
+// awaitGroupGone waits up to d for the process group pgid to be gone (it
+// was just sent SIGKILL, or stopped by SIGTERM), and reports whether it
+// is.
+func awaitGroupGone(pgid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for wait := time.Millisecond; groupAlive(pgid); wait = min(2*wait, 50*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(wait)
+	}
+	return true
 }
 
 // groupAlive reports whether the process group pgid has a live process
