@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -129,12 +130,16 @@ func TestE2EInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary(t), "http", "-c", "4", "-i", file)
-	var out, errOut bytes.Buffer
+	var out lockedBuffer
+	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return s.Stats().InFlight == 4 }) // the limit is full of hangs
+	// The limit is full of hangs, and the three answered are written: the
+	// server's count alone let the interrupt come while the client still
+	// read an answer, which then was, rightly, canceled.
+	waitFor(t, func() bool { return s.Stats().InFlight == 4 && strings.Count(out.String(), "\n") >= 3 })
 	cmd.Process.Signal(syscall.SIGINT)
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
@@ -314,3 +319,21 @@ func TestE2ESecondInterruptQuitsAtOnce(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// lockedBuffer is a bytes.Buffer a process writes to while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
