@@ -22,6 +22,9 @@ type CapacityStats struct {
 	Calls    int64 // calls received
 	Rejected int64 // calls answered 429 (workers and queue full)
 	MaxBusy  int   // the most calls holding a worker at once
+	// Busy and Queued are the calls holding a worker and waiting for one
+	// now.
+	Busy, Queued int
 	// First and Last are when the first and the latest call came.
 	First, Last time.Time
 }
@@ -31,7 +34,9 @@ func (s *Server) Capacity(pool string) CapacityStats {
 	p := s.capacityPool(pool)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stats
+	st := p.stats
+	st.Busy, st.Queued = p.busy, len(p.waiters)
+	return st
 }
 
 func (s *Server) capacityPool(name string) *capacityPool {
