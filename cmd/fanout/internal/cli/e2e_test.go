@@ -10,12 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fanout-go/fanout/internal/testserver"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console/consoletest"
 )
 
 // run runs the built binary and returns its output and exit code.
@@ -130,7 +131,7 @@ func TestE2EInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary(t), "http", "-c", "4", "-i", file)
-	var out lockedBuffer
+	var out consoletest.Buffer
 	var errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
@@ -319,21 +320,3 @@ func TestE2ESecondInterruptQuitsAtOnce(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// lockedBuffer is a bytes.Buffer a process writes to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

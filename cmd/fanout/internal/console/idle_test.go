@@ -4,36 +4,19 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/console/consoletest"
 )
-
-// lockedBuffer is a strings.Builder safe for the idle flush's goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A record written and then left alone reaches the underlying writer within
 // the idle delay, without a further write or a Flush: the bug was a record
 // held until the next one came.
 func TestIdleWriterFlushesWhenIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out consoletest.Buffer
 		w := NewIdleWriter(&out, 4096, 100*time.Millisecond)
 		w.Write([]byte("one\n"))
 		time.Sleep(99 * time.Millisecond)
@@ -92,7 +75,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // failed flush.
 func TestIdleWriterAfterFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out consoletest.Buffer
 		w := NewIdleWriter(&out, 4096, 100*time.Millisecond)
 		var seen []string
 		w.AfterFlush(func() { seen = append(seen, out.String()) })

@@ -12,7 +12,7 @@ import (
 // line with the progress line, even when a row arrives in pieces.
 func TestScreenKeepsProgressOffRows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var term lockedBuffer // stdout and stderr are one terminal
+		var term consoletest.Buffer // stdout and stderr are one terminal
 		s := NewScreen(&term, &term, true, true, func() int { return 80 })
 		p := NewProgress("URLs", 3, time.Now())
 		stop := s.ShowProgress(p, 100*time.Millisecond)

@@ -4,7 +4,10 @@
 // rows).
 package consoletest
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Lines plays raw terminal output as a terminal shows it: \r returns
 // to the start of the line, ESC [ K erases to its end, other escape
@@ -46,4 +49,24 @@ func Lines(raw string) []string {
 		lines = append(lines, strings.TrimRight(string(line), " "))
 	}
 	return lines
+}
+
+// Buffer collects what a program writes while the test reads it: a
+// strings.Builder safe for concurrent use.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was written so far.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
