@@ -94,8 +94,16 @@ func one(context.Context) (int, error) { return 1, nil }
 
 // BenchmarkMap runs 100,000 small tasks per op at limit 64 with every
 // result kept in input order, and reports the cost per task.
-func BenchmarkMap(b *testing.B) {
-	const n = 100_000
+func BenchmarkMap(b *testing.B) { benchMap(b, 100_000, square) }
+
+// BenchmarkMapMedium runs 20,000 tasks of about 5 us of CPU each per op at
+// limit 64: calls too long for Map's batching of tiny ones, too short to
+// hide a goroutine's start.
+func BenchmarkMapMedium(b *testing.B) { benchMap(b, 20_000, spin) }
+
+// benchMap runs fn over n inputs per op on every contender at limit 64,
+// and reports the time and allocations per task.
+func benchMap(b *testing.B, n int, fn func(int) int) {
 	in := make([]int, n)
 	for i := range in {
 		in[i] = i
@@ -108,38 +116,12 @@ func BenchmarkMap(b *testing.B) {
 			b.ReportAllocs()
 			allocs := allocCount()
 			for b.Loop() {
-				r.batch(in, out, square)
+				r.batch(in, out, fn)
 			}
-			tasks := float64(b.N) * n
+			tasks := float64(b.N) * float64(n)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/tasks, "ns/task")
 			b.ReportMetric(float64(allocCount()-allocs)/tasks, "allocs/task")
-			if out[n-1] != square(n-1) {
-				b.Fatal("wrong result")
-			}
-		})
-	}
-}
-
-// BenchmarkMapMedium runs 20,000 tasks of about 5 us of CPU each per op at
-// limit 64: calls too long for Map's batching of tiny ones, too short to
-// hide a goroutine's start. Reports the cost per task over the work itself.
-func BenchmarkMapMedium(b *testing.B) {
-	const n = 20_000
-	in := make([]int, n)
-	for i := range in {
-		in[i] = i
-	}
-	out := make([]int, n)
-	for _, c := range contenders {
-		b.Run(c.name, func(b *testing.B) {
-			r := c.open(64)
-			defer r.close()
-			b.ReportAllocs()
-			for b.Loop() {
-				r.batch(in, out, spin)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(float64(b.N)*n), "ns/task")
-			if out[n-1] != spin(n-1) {
+			if out[n-1] != fn(n-1) {
 				b.Fatal("wrong result")
 			}
 		})

@@ -46,15 +46,17 @@ func TestSubmitAwaitInterleaved(t *testing.T) {
 			ns[n] = append(ns[n], float64(time.Since(start).Nanoseconds())/batch)
 		}
 	}
-	median := func(x []float64) float64 {
-		slices.Sort(x)
-		return x[len(x)/2]
-	}
 	base := median(ns["goroutines"])
 	for _, n := range names {
 		m := median(ns[n])
 		t.Logf("%-16s %6.0f ns/op  %.2fx", n, m, m/base)
 	}
+}
+
+// median sorts x and returns its middle value.
+func median(x []float64) float64 {
+	slices.Sort(x)
+	return x[len(x)/2]
 }
 
 // future280 is as large as a Future[int] and holds pointers, as it does.
@@ -119,10 +121,6 @@ func TestMapInterleaved(t *testing.T) {
 				t.Fatalf("%s: wrong result", name)
 			}
 		}
-	}
-	median := func(x []float64) float64 {
-		slices.Sort(x)
-		return x[len(x)/2]
 	}
 	base := median(ns["conc"])
 	for _, name := range names {
