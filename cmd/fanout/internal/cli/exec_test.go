@@ -544,8 +544,19 @@ func TestE2EExecKilledFanoutTakesItsJobs(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the parent-death signal is Linux's")
 	}
+	cmd, pids := startPidJobs(t, `echo $$ >> "$1"; exec sleep 300`)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitPidsGone(t, pids)
+}
+
+// startPidJobs starts fanout exec with three jobs running script under sh,
+// each given a file of its own as $1 to write a pid to, and returns the
+// command and the three pids once written.
+func startPidJobs(t *testing.T, script string) (*exec.Cmd, []int) {
+	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(binary(t), "exec", "-c", "3", "--", "sh", "-c", `echo $$ >> "$1"; exec sleep 300`, "sh", ":::",
+	cmd := exec.Command(binary(t), "exec", "-c", "3", "--", "sh", "-c", script, "sh", ":::",
 		filepath.Join(dir, "0"), filepath.Join(dir, "1"), filepath.Join(dir, "2"))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -554,9 +565,7 @@ func TestE2EExecKilledFanoutTakesItsJobs(t *testing.T) {
 	for i := range 3 {
 		pids = append(pids, readPids(t, filepath.Join(dir, strconv.Itoa(i)), 1)...)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	waitPidsGone(t, pids)
+	return cmd, pids
 }
 
 // TestE2EExecKilledFanoutTakesBackgroundProcesses: when fanout itself is
@@ -567,16 +576,7 @@ func TestE2EExecKilledFanoutTakesBackgroundProcesses(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the reaper is Linux's")
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(binary(t), "exec", "-c", "3", "--", "sh", "-c", `sleep 300 & echo $! >> "$1"; wait`, "sh", ":::",
-		filepath.Join(dir, "0"), filepath.Join(dir, "1"), filepath.Join(dir, "2"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for i := range 3 {
-		pids = append(pids, readPids(t, filepath.Join(dir, strconv.Itoa(i)), 1)...)
-	}
+	cmd, pids := startPidJobs(t, `sleep 300 & echo $! >> "$1"; wait`)
 	reaper := reaperOf(cmd.Process.Pid) // started before the first job
 	cmd.Process.Kill()
 	cmd.Wait()
