@@ -336,9 +336,16 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// drainBufs holds drain's read buffers between jobs: two 32 KiB buffers
+// made and cleared for every job were 8% of fanout's own CPU on jobs that
+// print nothing (3,000 x true).
+var drainBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
 // drain copies a pipe into out until EOF (or until the pipe is closed).
 func drain(out *Output, r *os.File) {
-	buf := make([]byte, 32<<10)
+	b := drainBufs.Get().(*[32 << 10]byte)
+	defer drainBufs.Put(b)
+	buf := b[:]
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
