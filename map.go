@@ -85,24 +85,28 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // inputs on a few worker tasks that keep their slots and take inputs in
 // batches (slot reuse), handed over without a lock: tens of nanoseconds
 // and no allocation per tiny input, calls that block each getting a worker
-// up to the limit. Otherwise each
-// input is a task of its own, with everything tasks have (per-key limits,
-// retries, observers), at about a microsecond and two allocations.
-// Fairness: Map's workers share the executor's limit; after each batch a
-// worker gives its slot back when other tasks wait, and queues a successor
-// behind them, so other submitters are not starved by a long input. Once
-// every input is yielded, Map returns when its workers' tasks are over:
-// none of them is left running or queued on the executor.
+// up to the limit. Otherwise each input is a task of its own, with
+// everything tasks have (per-key limits, retries, observers), at about a
+// microsecond and two allocations. Fairness: Map's workers share the
+// executor's limit; after each batch a worker gives its slot back when
+// other tasks wait, and queues a successor behind them, so other
+// submitters are not starved by a long input. Once every input is yielded,
+// Map returns when its workers' tasks are over: none of them is left
+// running or queued on the executor.
 //
-// Every input pulled is yielded exactly once. If ctx ends, Map stops pulling
-// and yields the inputs already pulled, canceled; an input handed over as it
-// ends, by a yield of in that returns false, may be yielded or dropped
-// (every input whose yield returned true is yielded). Breaking out of the loop
-// cancels the tasks in flight. Either way Map returns without waiting for
-// in to yield again: a blocked input (a pipe, a network stream) cannot hold
-// it. Map's goroutine, blocked in in, then returns when in next yields (its
-// yield returns false and pulls nothing more) or ends; in's iteration must
-// return when its yield returns false.
+// A call that panics fails its own input with a *PanicError, and one that
+// calls runtime.Goexit (t.FailNow in a test) with an error saying so; the
+// other inputs run on.
+//
+// Every input pulled is yielded exactly once. If ctx ends, Map stops
+// pulling and yields the inputs already pulled, canceled; an input handed
+// over as it ends, by a yield of in that returns false, may be yielded or
+// dropped (every input whose yield returned true is yielded). Breaking out
+// of the loop cancels the tasks in flight. Either way Map returns without
+// waiting for in to yield again: a blocked input (a pipe, a network stream)
+// cannot hold it. Map's goroutine, blocked in in, then returns when in next
+// yields (its yield returns false and pulls nothing more) or ends; in's
+// iteration must return when its yield returns false.
 func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[In, Result[Out]] {
 	return func(yield func(In, Result[Out]) bool) {
 		c := newMapConfig(e, opts)

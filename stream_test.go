@@ -72,37 +72,48 @@ func TestMapTakesTurnsWithOtherSubmitters(t *testing.T) {
 // A call that ends its goroutine (runtime.Goexit, as t.FailNow does) fails
 // its own input; Map still yields every input once and does not hang.
 func TestMapGoexitFailsItsInput(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ex := fanout.New(fanout.WithLimit(2))
-		defer ex.Close()
-		exits := func(x int) bool { return x%5 == 3 }
-		fn := func(_ context.Context, x int) (int, error) {
-			if exits(x) {
-				runtime.Goexit()
-			}
-			return x, nil
-		}
-		const n = 100
-		got := 0
-		for x, r := range fanout.Map(t.Context(), ex, slices.Values(slices.Collect(intRange(n))), fn) {
-			if x != got {
-				t.Fatalf("input %d yielded, want %d", x, got)
-			}
-			got++
-			switch {
-			case exits(x) && (r.Err == nil || !strings.Contains(r.Err.Error(), "Goexit")):
-				t.Errorf("input %d: %+v, want an error naming Goexit", x, r)
-			case !exits(x) && (r.Err != nil || r.Value != x):
-				t.Errorf("input %d: %+v", x, r)
-			}
-		}
-		if got != n {
-			t.Errorf("%d inputs yielded, want %d", got, n)
-		}
-		if s := ex.Stats(); s.Submitted != n || s.Failed != n/5 || s.Completed != n-n/5 {
-			t.Errorf("stats %+v", s)
-		}
-	})
+	for _, path := range []struct {
+		name string
+		opts []fanout.MapOption
+	}{
+		{"workers", nil},
+		// Per-input options: each input a task of its own.
+		{"tasks", []fanout.MapOption{fanout.WithTaskOptions(func(int, int) []fanout.TaskOption { return nil })}},
+	} {
+		t.Run(path.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ex := fanout.New(fanout.WithLimit(2))
+				defer ex.Close()
+				exits := func(x int) bool { return x%5 == 3 }
+				fn := func(_ context.Context, x int) (int, error) {
+					if exits(x) {
+						runtime.Goexit()
+					}
+					return x, nil
+				}
+				const n = 100
+				got := 0
+				for x, r := range fanout.Map(t.Context(), ex, intRange(n), fn, path.opts...) {
+					if x != got {
+						t.Fatalf("input %d yielded, want %d", x, got)
+					}
+					got++
+					switch {
+					case exits(x) && (r.Err == nil || !strings.Contains(r.Err.Error(), "Goexit")):
+						t.Errorf("input %d: %+v, want an error naming Goexit", x, r)
+					case !exits(x) && (r.Err != nil || r.Value != x):
+						t.Errorf("input %d: %+v", x, r)
+					}
+				}
+				if got != n {
+					t.Errorf("%d inputs yielded, want %d", got, n)
+				}
+				if s := ex.Stats(); s.Submitted != n || s.Failed != n/5 || s.Completed != n-n/5 {
+					t.Errorf("stats %+v", s)
+				}
+			})
+		})
+	}
 }
 
 func intRange(n int) func(func(int) bool) {
