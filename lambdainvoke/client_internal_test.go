@@ -20,16 +20,7 @@ import (
 func TestConnectionsWithinConcurrency(t *testing.T) {
 	const limit = 20
 	s := lambdatest.StartTest(t, lambdatest.Options{})
-	iv, err := New(t.Context(), Template{FunctionName: "fn"}, Config{
-		Region: "us-east-1", EndpointURL: s.URL(), Concurrency: limit,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDFANOUTTESTKEY", "fanout-test-secret", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(limit))...)
-	defer iv.Close()
-	defer e.Close()
+	iv, e := newInternalInvoker(t, Config{Region: "us-east-1", EndpointURL: s.URL(), Concurrency: limit})
 	var payloads []string
 	for i := range 2000 {
 		payloads = append(payloads, fmt.Sprintf(`{"id":%d,"sleep_ms":1}`, i))
@@ -54,16 +45,7 @@ func TestConnectionsWithinConcurrency(t *testing.T) {
 // still arrive whole.
 func TestOneWritePerCall(t *testing.T) {
 	s := lambdatest.StartTest(t, lambdatest.Options{})
-	iv, err := New(t.Context(), Template{FunctionName: "fn"}, Config{
-		Region: "us-east-1", EndpointURL: s.URL(), Concurrency: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDFANOUTTESTKEY", "fanout-test-secret", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(1))...)
-	defer iv.Close()
-	defer e.Close()
+	iv, e := newInternalInvoker(t, Config{Region: "us-east-1", EndpointURL: s.URL(), Concurrency: 1})
 
 	const calls = 20
 	for i := range calls {
@@ -137,4 +119,22 @@ func TestOneWriteClientKeepsBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newInternalInvoker makes an invoker of function "fn" with cfg and test
+// credentials, and an executor with its options at a limit of
+// cfg.Concurrency (at least 1); both are closed when the test ends.
+func newInternalInvoker(t *testing.T, cfg Config) (*Invoker, *fanout.Executor) {
+	t.Helper()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDFANOUTTESTKEY", "fanout-test-secret", "")
+	iv, err := New(t.Context(), Template{FunctionName: "fn"}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(max(1, cfg.Concurrency)))...)
+	t.Cleanup(func() {
+		e.Close()
+		iv.Close()
+	})
+	return iv, e
 }

@@ -11,11 +11,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
-
-	"github.com/fanout-go/fanout"
 )
 
 // TestEndpointKeyCoversParameters fails when the SDK's endpoint parameters
@@ -114,16 +111,7 @@ func TestEndpointCache(t *testing.T) {
 // override still go to the region's AWS endpoint, every one of them: the
 // look-up fails (no DNS in tests) and names the host.
 func TestDefaultEndpointThroughCache(t *testing.T) {
-	iv, err := New(t.Context(), Template{FunctionName: "fn"}, Config{
-		Region: "eu-west-1", Resolver: noDNSInternal,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDFANOUTTESTKEY", "fanout-test-secret", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := fanout.New(append(iv.ExecutorOptions(), fanout.WithLimit(1))...)
-	defer iv.Close()
-	defer e.Close()
+	iv, e := newInternalInvoker(t, Config{Region: "eu-west-1", Resolver: noDNSInternal})
 	for range 2 {
 		r := iv.Invoke(t.Context(), e, []byte(`{}`))
 		if r.Err == nil || !strings.Contains(r.Err.Error(), "lambda.eu-west-1.amazonaws.com") {
