@@ -66,11 +66,7 @@ func TestLineSplitter(t *testing.T) {
 // is left alone.
 func TestServeKillsListedGroups(t *testing.T) {
 	listed, unlisted := startGroup(t), startGroup(t)
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, w := pipe(t)
 	w.WriteString("+" + strconv.Itoa(listed.pgid) + "\n")
 	w.WriteString("+" + strconv.Itoa(unlisted.pgid) + "\n")
 	w.WriteString("-" + strconv.Itoa(unlisted.pgid) + "\n")
@@ -84,11 +80,7 @@ func TestServeKillsListedGroups(t *testing.T) {
 // two halves, count as lines written at once.
 func TestServeWhileWritten(t *testing.T) {
 	listed, unlisted := startGroup(t), startGroup(t)
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, w := pipe(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -247,4 +239,16 @@ func running(p int) bool {
 	}
 	f := strings.Fields(string(b[slices.Index(b, ')')+1:]))
 	return len(f) > 0 && f[0] != "Z"
+}
+
+// pipe returns a pipe whose read end is closed when the test ends; the
+// test closes the write end.
+func pipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, w
 }
