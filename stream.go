@@ -580,7 +580,7 @@ func (m *stream[In, Out]) work(ctx context.Context, w *workerTask[In, Out]) {
 		spins = 0
 		if m.stopped.Load() {
 			// Stopped as it claimed: run nothing; the consumer, once
-			// stopped, yields cells not done canceled, if it still yields.
+			// stopped, yields cells not settled canceled, if it still yields.
 			e.nextID.Add(uint64(n))
 			e.canceled.Add(uint64(n))
 			m.retire(false)
