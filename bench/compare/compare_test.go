@@ -186,3 +186,37 @@ func TestFanoutFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestParseCounts(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want serverCounts
+		ok   bool
+	}{
+		{"stats requests=20000 connections=517 peak=500", serverCounts{20000, 517, 500}, true},
+		// The Lambda server does not say its peak.
+		{"stats requests=10 connections=3", serverCounts{10, 3, 0}, true},
+		{"stats requests=10", serverCounts{requests: 10}, false},
+		{"stats requests=x connections=3", serverCounts{}, false},
+		{"requests=1 connections=1", serverCounts{}, false},
+	} {
+		got, ok := parseCounts(tc.line)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("parseCounts(%q) = %+v, %v; want %+v, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestSummarizeKeepsPeakConnections checks that a cell's peak of open
+// connections is the highest of its rounds, not the last round's.
+func TestSummarizeKeepsPeakConnections(t *testing.T) {
+	cl := &cell{runs: []outcome{
+		{wall: time.Second, verdict: "ok", requests: 100, conns: 110, peakConns: 100},
+		{wall: time.Second, verdict: "ok", requests: 100, conns: 104, peakConns: 101},
+		{wall: time.Second, verdict: "ok", requests: 100, conns: 103, peakConns: 99},
+	}}
+	s := summarize(cl)
+	if s.peakConns != 101 || s.conns != 103 {
+		t.Errorf("peak %d, connections %d; want 101 (the highest round) and 103 (the last)", s.peakConns, s.conns)
+	}
+}

@@ -207,13 +207,13 @@ func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*gro
 				}
 				argv, stdin := cl.c.cmd(e, in, w, g.conc)
 				logf("%s, C=%d, round %d/%d: %s", w.name, g.conc, round, cfg.rounds, cl.c.name)
-				req0, conn0, ok0 := counted.counters()
+				c0, ok0 := counted.counters()
 				o := runOnce(ctx, work, argv, stdin, cl.c.environ, w.timeout, w.n, cl.c.format)
-				if req1, conn1, ok1 := counted.counters(); ok0 && ok1 {
-					o.requests, o.conns = req1-req0, conn1-conn0
+				if c1, ok1 := counted.counters(); ok0 && ok1 {
+					o.requests, o.conns, o.peakConns = c1.requests-c0.requests, c1.conns-c0.conns, c1.peak
 				}
-				logf("  %s, peak RSS %d MB, CPU %s, %d requests on %d connections, %s%s", o.wall.Round(time.Millisecond),
-					o.rssKB>>10, o.cpu.Round(10*time.Millisecond), o.requests, o.conns, o.verdict, errSuffix(o))
+				logf("  %s, peak RSS %d MB, CPU %s, %d requests on %d connections (%s open at once), %s%s", o.wall.Round(time.Millisecond),
+					o.rssKB>>10, o.cpu.Round(10*time.Millisecond), o.requests, o.conns, fmtPeak(o.peakConns), o.verdict, errSuffix(o))
 				cl.runs = append(cl.runs, o)
 				// Let the sockets of the last run close before the next.
 				time.Sleep(300 * time.Millisecond)
@@ -289,26 +289,59 @@ func startServer(ctx context.Context, work, exe string, args ...string) (*server
 	return s, nil
 }
 
-// counters asks the server for its request and connection counts; ok is
-// false when it does not answer.
-func (s *server) counters() (requests, conns int64, ok bool) {
+// serverCounts is a server's answer to SIGUSR1: requests and connections
+// since it started, and the most connections open at once since its
+// previous answer (0 when the server does not say).
+type serverCounts struct {
+	requests, conns, peak int64
+}
+
+// counters asks the server for its counts; ok is false when it does not
+// answer.
+func (s *server) counters() (c serverCounts, ok bool) {
 	if s == nil {
-		return 0, 0, false // a server that does not count
+		return c, false // a server that does not count
 	}
 	select {
 	case <-s.stats: // a stale answer
 	default:
 	}
 	if s.cmd.Process.Signal(syscall.SIGUSR1) != nil {
-		return 0, 0, false
+		return c, false
 	}
 	select {
 	case line := <-s.stats:
-		_, err := fmt.Sscanf(line, "stats requests=%d connections=%d", &requests, &conns)
-		return requests, conns, err == nil
+		return parseCounts(line)
 	case <-time.After(2 * time.Second):
-		return 0, 0, false
+		return c, false
 	}
+}
+
+// parseCounts reads a "stats requests=N connections=M [peak=P]" line.
+func parseCounts(line string) (c serverCounts, ok bool) {
+	fields := strings.Fields(line)
+	if len(fields) == 0 || fields[0] != "stats" {
+		return c, false
+	}
+	seen := 0
+	for _, f := range fields[1:] {
+		k, v, found := strings.Cut(f, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if !found || err != nil {
+			return c, false
+		}
+		switch k {
+		case "requests":
+			c.requests = n
+			seen++
+		case "connections":
+			c.conns = n
+			seen++
+		case "peak":
+			c.peak = n
+		}
+	}
+	return c, seen == 2
 }
 
 // stop ends the server: it stops at the end of its stdin.
@@ -340,4 +373,13 @@ func wantURLs(exe string) int {
 func writeScript(dir string) (string, error) {
 	path := filepath.Join(dir, "seed_pattern.py")
 	return path, os.WriteFile(path, seedPattern, 0o755)
+}
+
+// fmtPeak shows a server's peak of open connections, or "?" when it does
+// not say.
+func fmtPeak(peak int64) string {
+	if peak <= 0 {
+		return "?"
+	}
+	return strconv.FormatInt(peak, 10)
 }

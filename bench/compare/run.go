@@ -22,8 +22,10 @@ type outcome struct {
 	verdict  string
 	dropped  bool
 	err      error // the run could not be started or measured
-	// What the server saw during the run (0 when it does not count).
-	requests, conns int64
+	// What the server saw during the run (0 when it does not count):
+	// requests, connections accepted, and the most open at once (0 when
+	// the server does not say).
+	requests, conns, peakConns int64
 }
 
 // timed reports whether the run's wall time counts.

@@ -94,6 +94,8 @@ type Stats struct {
 	InFlight    int64 // requests being handled now
 	MaxInFlight int64 // the most requests handled at once since Start
 	Connections int64 // connections accepted
+	Open        int64 // connections open now
+	MaxOpen     int64 // the most connections open at once since Start
 }
 
 // Server is a running test server. Create it with [Start]; stop it with
@@ -117,6 +119,9 @@ type Server struct {
 	inFlight    atomic.Int64
 	maxInFlight atomic.Int64
 	accepted    atomic.Int64
+	// The open connections are counted under connMu; peakOpen is the most
+	// since the last TakePeakOpen, maxOpen since Start.
+	peakOpen, maxOpen int64
 
 	mu     sync.RWMutex
 	byPath map[string]*atomic.Int64
@@ -194,12 +199,30 @@ func (s *Server) CertPool() *x509.CertPool { return s.pool }
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
+	s.connMu.Lock()
+	open, maxOpen := int64(len(s.conns)), s.maxOpen
+	s.connMu.Unlock()
 	return Stats{
 		Requests:    s.requests.Load(),
 		InFlight:    s.inFlight.Load(),
 		MaxInFlight: s.maxInFlight.Load(),
 		Connections: s.accepted.Load(),
+		Open:        open,
+		MaxOpen:     maxOpen,
 	}
+}
+
+// TakePeakOpen returns the most connections that were open at once since
+// the last call (or since Start) and starts a new period from the number
+// open now. A harness calls it before and after a run to learn the run's
+// peak: a client that closes and re-opens connections accepts more over a
+// run than its limit without ever holding more at once.
+func (s *Server) TakePeakOpen() int64 {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	peak := s.peakOpen
+	s.peakOpen = int64(len(s.conns))
+	return peak
 }
 
 // Count returns how many requests asked for path (without the query), e.g.
@@ -248,6 +271,9 @@ func (s *Server) connState(c net.Conn, st http.ConnState) {
 		s.accepted.Add(1)
 		s.conns[c] = struct{}{}
 		s.open.Add(1)
+		n := int64(len(s.conns))
+		s.peakOpen = max(s.peakOpen, n)
+		s.maxOpen = max(s.maxOpen, n)
 	case http.StateClosed, http.StateHijacked:
 		if _, ok := s.conns[c]; ok {
 			delete(s.conns, c)

@@ -1,13 +1,16 @@
 package testserver_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -293,5 +296,62 @@ func TestTLS(t *testing.T) {
 	}
 	if testserver.StartTest(t).CertPool() != nil {
 		t.Error("a plain server has a CertPool")
+	}
+}
+
+// TestPeakOpen checks the counts of open connections: the peak of a period
+// is the most open at once in it, whatever was accepted over it, and a new
+// period starts from the connections open then.
+func TestPeakOpen(t *testing.T) {
+	s := testserver.StartTest(t)
+	u, err := url.Parse(s.URL("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dial opens a connection and has one request answered on it, so the
+	// server has surely accepted it.
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, "GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return c
+	}
+	// openNow waits for the server to count n connections open.
+	openNow := func(n int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); s.Stats().Open != n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("open: %d, want %d", s.Stats().Open, n)
+			}
+		}
+	}
+
+	a, b, _ := dial(), dial(), dial()
+	a.Close()
+	b.Close()
+	openNow(1)
+	dial()
+	openNow(2)
+	// Four accepted, at most three open at once.
+	if got := s.TakePeakOpen(); got != 3 {
+		t.Errorf("first period's peak: %d, want 3", got)
+	}
+	if st := s.Stats(); st.Connections != 4 || st.MaxOpen != 3 {
+		t.Errorf("stats: %d accepted, at most %d open; want 4 and 3", st.Connections, st.MaxOpen)
+	}
+	// The next period starts with the two still open.
+	if got := s.TakePeakOpen(); got != 2 {
+		t.Errorf("second period's peak: %d, want the 2 open when it began", got)
 	}
 }

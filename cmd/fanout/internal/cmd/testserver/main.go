@@ -8,8 +8,9 @@
 // http://127.0.0.1:41234, and serves until SIGINT or SIGTERM, or until its
 // standard input reaches end of file when started with -stdin, so it never
 // outlives the process that started it. On SIGUSR1 it prints its counters
-// to stdout as one line, "stats requests=N connections=M", which is how
-// bench/compare counts the requests and connections of each contender. The
+// to stdout as one line, "stats requests=N connections=M peak=P", which is
+// how bench/compare counts the requests and connections of each contender:
+// P is the most connections open at once since the previous such line. The
 // endpoints are listed in the documentation of internal/testserver, e.g.
 // /status/200?delay=50ms.
 package main
@@ -49,10 +50,10 @@ func run() error {
 	defer srv.Close()
 	serve.Until(srv.BaseURLs(), *watchStdin, func() string {
 		st := srv.Stats()
-		return fmt.Sprintf("stats requests=%d connections=%d", st.Requests, st.Connections)
+		return fmt.Sprintf("stats requests=%d connections=%d peak=%d", st.Requests, st.Connections, srv.TakePeakOpen())
 	})
 	st := srv.Stats()
-	fmt.Fprintf(os.Stderr, "fanout: testserver: %d requests, %d connections, at most %d at once\n",
-		st.Requests, st.Connections, st.MaxInFlight)
+	fmt.Fprintf(os.Stderr, "fanout: testserver: %d requests (at most %d at once), %d connections (at most %d open at once)\n",
+		st.Requests, st.MaxInFlight, st.Connections, st.MaxOpen)
 	return nil
 }
