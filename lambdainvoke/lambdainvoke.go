@@ -94,6 +94,9 @@ type Invoker struct {
 	cfg    Config
 	client *lambda.Client
 	pool   *connPool
+	// direct sends the calls, nil when the SDK does (directOff says why).
+	direct    *direct
+	directOff error
 }
 
 // New returns an Invoker for tmpl, loading the AWS configuration. It fails
@@ -113,7 +116,18 @@ func New(ctx context.Context, tmpl Template, cfg Config) (*Invoker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Invoker{tmpl: tmpl, cfg: cfg, client: client, pool: pool}, nil
+	iv := &Invoker{tmpl: tmpl, cfg: cfg, client: client, pool: pool}
+	iv.direct, iv.directOff = newDirect(ctx, client, tmpl)
+	return iv, nil
+}
+
+// invoke makes one call of payload: by the direct path when the client
+// allows it, else through the SDK.
+func (iv *Invoker) invoke(ctx context.Context, payload []byte) (*lambda.InvokeOutput, error) {
+	if iv.direct != nil {
+		return iv.direct.invoke(ctx, payload)
+	}
+	return iv.client.Invoke(ctx, iv.tmpl.Input(payload))
 }
 
 // Template returns the invoker's template.
