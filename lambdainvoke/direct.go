@@ -297,6 +297,7 @@ func (d *direct) invoke(ctx context.Context, payload []byte) (*lambda.InvokeOutp
 type outcome struct {
 	resp     *http.Response
 	err      error
+	creds    aws.Credentials // those the attempt was signed with
 	credsErr error
 }
 
@@ -325,18 +326,18 @@ func (d *direct) try(ctx context.Context, payload []byte) (*lambda.InvokeOutput,
 	sentAt := time.Now()
 	resp, err := d.http.Do(req)
 	if err != nil {
-		return nil, &outcome{err: err}
+		return nil, &outcome{err: err, creds: creds}
 	}
 	d.noteSkew(resp, sentAt, time.Now())
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return nil, &outcome{resp: resp}
+		return nil, &outcome{resp: resp, creds: creds}
 	}
 	body, err := readBody(resp.Body, resp.ContentLength)
 	resp.Body.Close()
 	if err != nil {
 		// The SDK reads the same bytes and then the same error.
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
-		return nil, &outcome{resp: resp}
+		return nil, &outcome{resp: resp, creds: creds}
 	}
 	out := &lambda.InvokeOutput{
 		StatusCode:          int32(resp.StatusCode),
@@ -354,14 +355,23 @@ func (d *direct) try(ctx context.Context, payload []byte) (*lambda.InvokeOutput,
 // replay has the SDK make the call with an HTTP client that answers what
 // the direct attempt got, so that it turns it into the same error as if it
 // had sent the call itself.
+// The SDK signs the replayed request with the credentials the attempt had,
+// so that it cannot fail to get them this time.
 func (d *direct) replay(ctx context.Context, payload []byte, o *outcome) (*lambda.InvokeOutput, error) {
 	rctx := &replayContext{Context: ctx}
-	return d.client.Invoke(rctx, d.callInput(payload), func(opts *lambda.Options) {
+	out, err := d.client.Invoke(rctx, d.callInput(payload), func(opts *lambda.Options) {
 		opts.HTTPClient = &replayClient{ctx: rctx, resp: o.resp, err: o.err}
-		if o.credsErr != nil {
-			opts.Credentials = failedCredentials{o.credsErr}
+		switch {
+		case o.credsErr != nil:
+			opts.Credentials = replayedCredentials{err: o.credsErr}
+		case opts.Credentials != nil:
+			opts.Credentials = replayedCredentials{creds: o.creds}
 		}
 	})
+	if !rctx.answered.Load() && o.resp != nil {
+		o.resp.Body.Close() // the SDK failed before taking the answer
+	}
+	return out, err
 }
 
 func (d *direct) callInput(payload []byte) *lambda.InvokeInput {
@@ -466,11 +476,14 @@ func (c *replayContext) Err() error {
 	return c.Context.Err()
 }
 
-// failedCredentials replays a failure of the client's credentials.
-type failedCredentials struct{ err error }
+// replayedCredentials are what the client's credentials gave the attempt.
+type replayedCredentials struct {
+	creds aws.Credentials
+	err   error
+}
 
-func (c failedCredentials) Retrieve(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{}, c.err
+func (c replayedCredentials) Retrieve(context.Context) (aws.Credentials, error) {
+	return c.creds, c.err
 }
 
 // checkCredentials stand in for the client's while newDirect compares
