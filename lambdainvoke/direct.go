@@ -41,8 +41,12 @@ import (
 // (25-33), serializing (16), deserializing (18), and the garbage collection
 // that its 26 KB of allocations per call drive (a quarter of the client's
 // CPU). The direct path builds the request of Invoke's HTTP binding for the
-// template and signs it with the SDK's signer; see BenchmarkIssueLoad for
-// what it saves.
+// template and signs it with the SDK's signer. BenchmarkIssueLoad, before
+// and after side by side with the server in a process of its own (median
+// of 4): the client's CPU per call went from 429 to 197 us at 1,000 calls
+// at once and from 451 to 243 us at 200, its allocations from 358 to 137
+// per call (31 to 12 KB); 10,000 x 100 ms at C=1000 from 3.06x to 1.73x
+// the ideal time.
 //
 // It keeps from the SDK: the configuration; the credentials (the client's
 // cached provider; no signature when the client has none, which is how the
@@ -127,7 +131,7 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 		return nil, fmt.Errorf("the SDK built no request to compare with: %w", err)
 	}
 	if endpoint.calls != 1 {
-		return nil, fmt.Errorf("the SDK resolved the endpoint %d times for one call", endpoint.calls)
+		return nil, fmt.Errorf("the SDK resolved the endpoint %d times for one call, not by EndpointResolverV2 once", endpoint.calls)
 	}
 	ep := endpoint.endpoint
 	if authOpts, _ := smithyauth.GetAuthOptions(&ep.Properties); len(authOpts) > 0 {
@@ -199,8 +203,8 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 
 // directSupports reports why the direct path cannot stand for the SDK with
 // these options: extra middleware, interceptors, request logging, tracing
-// or metrics act on each call, and a legacy endpoint resolver bypasses the
-// resolution it relies on.
+// or metrics act on each call. (A legacy endpoint resolver, which bypasses
+// the resolution newDirect records, shows as no resolution there.)
 func directSupports(o lambda.Options) error {
 	switch {
 	case len(o.APIOptions) > 0:
@@ -209,8 +213,6 @@ func directSupports(o lambda.Options) error {
 		return errors.New("the client has interceptors")
 	case o.ClientLogMode != 0:
 		return errors.New("the client logs its calls")
-	case o.EndpointResolver != nil:
-		return errors.New("the client has a legacy endpoint resolver")
 	case o.HTTPSignerV4 == nil || o.EndpointResolverV2 == nil || o.HTTPClient == nil:
 		return errors.New("the client lacks a signer, an endpoint resolver or an HTTP client")
 	}

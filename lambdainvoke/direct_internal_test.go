@@ -589,7 +589,7 @@ func TestDirectErrorsMatchSDK(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := []byte(tc.payload)
-			call := func(invoke func(ctx context.Context) error) (error, int64) {
+			call := func(invoke func(ctx context.Context) error) (int64, error) {
 				ctx := t.Context()
 				switch {
 				case tc.timeout > 0:
@@ -603,13 +603,13 @@ func TestDirectErrorsMatchSDK(t *testing.T) {
 				}
 				before := s.Stats().Requests
 				err := invoke(ctx)
-				return err, s.Stats().Requests - before
+				return s.Stats().Requests - before, err
 			}
-			sdkErr, sdkN := call(func(ctx context.Context) error {
+			sdkN, sdkErr := call(func(ctx context.Context) error {
 				_, err := iv.client.Invoke(ctx, tmpl.Input(p))
 				return err
 			})
-			directErr, directN := call(func(ctx context.Context) error {
+			directN, directErr := call(func(ctx context.Context) error {
 				_, err := iv.direct.invoke(ctx, p)
 				return err
 			})
