@@ -203,8 +203,9 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 
 // directSupports reports why the direct path cannot stand for the SDK with
 // these options: extra middleware, interceptors, request logging, tracing
-// or metrics act on each call. (A legacy endpoint resolver, which bypasses
-// the resolution newDirect records, shows as no resolution there.)
+// or metrics act on each call, and a retryer would try a replayed answer
+// again. (A legacy endpoint resolver, which bypasses the resolution
+// newDirect records, shows as no resolution there.)
 func directSupports(o lambda.Options) error {
 	switch {
 	case len(o.APIOptions) > 0:
@@ -213,6 +214,8 @@ func directSupports(o lambda.Options) error {
 		return errors.New("the client has interceptors")
 	case o.ClientLogMode != 0:
 		return errors.New("the client logs its calls")
+	case o.Retryer == nil || o.Retryer.MaxAttempts() != 1:
+		return errors.New("the client's retryer may try a call more than once")
 	case o.HTTPSignerV4 == nil || o.EndpointResolverV2 == nil || o.HTTPClient == nil:
 		return errors.New("the client lacks a signer, an endpoint resolver or an HTTP client")
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -452,7 +453,13 @@ func TestDirectSelfCheck(t *testing.T) {
 	if d, err := newDirect(t.Context(), client, tmpl); d != nil || err == nil {
 		t.Error("a client with API options took the direct path")
 	}
-	// An extra header only the SDK sends is caught by the comparison.
+	// A retryer would send a replayed answer to its deserializer again.
+	client = lambda.New(iv.client.Options(), func(o *lambda.Options) { o.Retryer = retry.NewStandard() })
+	if d, err := newDirect(t.Context(), client, tmpl); d != nil || err == nil {
+		t.Error("a client that retries took the direct path")
+	}
+	// An app ID changes only the User-Agent, which the direct path takes
+	// from the SDK's request.
 	client = lambda.New(iv.client.Options(), func(o *lambda.Options) { o.AppID = "app" })
 	if d, err := newDirect(t.Context(), client, tmpl); d == nil || err != nil {
 		t.Errorf("an app ID, which only changes the User-Agent, kept the SDK: %v", err)
