@@ -94,7 +94,7 @@ func (iv *Invoker) run(ctx context.Context, c *call, ad *adaptive) (*call, error
 			c.mu.Unlock()
 		},
 	})
-	out, err := iv.client.Invoke(actx, iv.tmpl.Input(c.in.Payload))
+	out, err := iv.invoke(actx, c.in.Payload)
 
 	status := httpStatus(err)
 	c.mu.Lock()
