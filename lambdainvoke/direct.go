@@ -54,8 +54,9 @@ import (
 // cached provider; no signature when the client has none, which is how the
 // SDK treats aws.AnonymousCredentials); the endpoint its resolver gives for
 // the client's options; the signing time, with the SDK's clock skew
-// correction; the HTTP client, so the connection pool,
-// oneWriteClient and the caller's httptrace still apply; and the errors.
+// correction; the HTTP client, so the connection pool and the caller's
+// httptrace still apply (the one beneath oneWriteClient, whose copy a body
+// net/http already sees is in memory does not need); and the errors.
 // A call whose answer is not a 2xx, whose request fails, whose body cannot
 // be read or whose credentials cannot be had is replayed through the SDK's
 // Invoke with an HTTP client (or credentials provider) that returns what the
@@ -117,6 +118,11 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 		signer: opts.HTTPSignerV4,
 		region: opts.Region,
 		skewed: !opts.DisableClockSkewCorrection,
+	}
+	if ow, ok := d.http.(*oneWriteClient); ok {
+		// The direct path's body is already one net/http sends with the
+		// headers: copying it again would gain nothing.
+		d.http = ow.next
 	}
 
 	// The SDK's own request for the check payload, caught before sending.
