@@ -40,33 +40,47 @@ func TestConnectionsWithinConcurrency(t *testing.T) {
 
 // TestOneWritePerCall checks that a call with a small payload goes out in
 // one write, headers and body together (net/http wrote them apart, as it
-// does for a body it cannot see is in memory), and that payloads above
-// oneWriteMax, sent as before, and payloads of every size in between
-// still arrive whole.
+// does for a body it cannot see is in memory), on the direct path, which
+// sends its body as it is, and through the SDK, whose body oneWriteClient
+// copies; and that payloads above oneWriteMax, sent as before, and
+// payloads of every size in between still arrive whole.
 func TestOneWritePerCall(t *testing.T) {
-	s := lambdatest.StartTest(t, lambdatest.Options{})
-	iv, e := newInternalInvoker(t, Config{Region: "us-east-1", EndpointURL: s.URL(), Concurrency: 1})
+	for _, path := range []string{"direct", "SDK"} {
+		t.Run(path, func(t *testing.T) {
+			s := lambdatest.StartTest(t, lambdatest.Options{})
+			iv, e := newInternalInvoker(t, Config{Region: "us-east-1", EndpointURL: s.URL(), Concurrency: 1})
+			if iv.direct == nil {
+				t.Fatalf("the invoker stayed on the SDK: %v", iv.directOff)
+			}
+			if _, ok := iv.direct.http.(*oneWriteClient); ok {
+				t.Error("the direct path copies its bodies again")
+			}
+			if path == "SDK" {
+				iv.direct = nil
+			}
 
-	const calls = 20
-	for i := range calls {
-		r := iv.Invoke(t.Context(), e, fmt.Appendf(nil, `{"id":%d}`, i))
-		if r.Err != nil || r.Status != 200 {
-			t.Fatalf("%+v", r)
-		}
-	}
-	if n := iv.pool.writes.Load(); n != calls {
-		t.Errorf("%d writes for %d calls with small payloads, want one each", n, calls)
-	}
+			const calls = 20
+			for i := range calls {
+				r := iv.Invoke(t.Context(), e, fmt.Appendf(nil, `{"id":%d}`, i))
+				if r.Err != nil || r.Status != 200 {
+					t.Fatalf("%+v", r)
+				}
+			}
+			if n := iv.pool.writes.Load(); n != calls {
+				t.Errorf("%d writes for %d calls with small payloads, want one each", n, calls)
+			}
 
-	for _, size := range []int{oneWriteMax - 1, oneWriteMax, oneWriteMax + 1, 3 * oneWriteMax} {
-		payload := []byte(`"` + strings.Repeat("x", size-2) + `"`)
-		r := iv.Invoke(t.Context(), e, payload)
-		if r.Err != nil || r.Status != 200 {
-			t.Fatalf("%d bytes: %+v", size, r)
-		}
-		if !bytes.Equal(r.Response, payload) {
-			t.Errorf("%d bytes: the function got %d bytes back", size, len(r.Response))
-		}
+			for _, size := range []int{oneWriteMax - 1, oneWriteMax, oneWriteMax + 1, 3 * oneWriteMax} {
+				payload := []byte(`"` + strings.Repeat("x", size-2) + `"`)
+				r := iv.Invoke(t.Context(), e, payload)
+				if r.Err != nil || r.Status != 200 {
+					t.Fatalf("%d bytes: %+v", size, r)
+				}
+				if !bytes.Equal(r.Response, payload) {
+					t.Errorf("%d bytes: the function got %d bytes back", size, len(r.Response))
+				}
+			}
+		})
 	}
 }
 
