@@ -218,14 +218,14 @@ type countPoint struct {
 // for their first attempt over time, one point per change; r.mu is held.
 func (r *Recorder) counts(running bool) []countPoint {
 	starts, ends := make([]int64, 0, r.spans.n), make([]int64, 0, r.spans.n)
-	r.spans.each(func(_ int32, sp *span) {
+	r.spans.each(func(i int32, sp *span) {
 		end := r.last
 		if sp.has(flagFinished) {
 			end = sp.finished
 		}
 		switch {
 		case running && sp.has(flagStarted):
-			starts, ends = append(starts, sp.started), append(ends, end)
+			starts, ends, _ = r.running(i, sp.started, end, starts, ends)
 		case !running && sp.has(flagStarted):
 			starts, ends = append(starts, sp.queued), append(ends, sp.started)
 		case !running:

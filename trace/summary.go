@@ -15,10 +15,13 @@ type Summary struct {
 	Started    int           // tasks that ran at least once
 	Unfinished int           // tasks queued or running when the summary was taken
 	Wall       time.Duration // from the first task queued to the last event
-	Busy       time.Duration // sum of task durations (first attempt to finish)
+	// Busy is the time tasks ran, summed: each task's duration (first
+	// attempt to finish) less its waits between attempts, when a retry's
+	// backoff held no slot.
+	Busy time.Duration
 	// Effective is Busy / Wall: how many tasks ran at once on average.
 	Effective float64
-	Peak      int // most tasks running at once
+	Peak      int // most tasks running at once (a task waiting for its retry is not running)
 	Demand    int // most tasks queued or running at once: the overlap the caller allowed
 	Limit     int // the last concurrency limit reported (0 when never reported)
 	LimitMax  int // the highest limit reported
@@ -107,7 +110,7 @@ func (r *Recorder) Summary() Summary {
 		keys         = keySet{}
 	)
 	first = r.last
-	r.spans.each(func(_ int32, sp *span) {
+	r.spans.each(func(i int32, sp *span) {
 		s.Tasks++
 		s.Outcomes.add(sp.kind)
 		first = min(first, sp.queued)
@@ -131,9 +134,9 @@ func (r *Recorder) Summary() Summary {
 		waits = append(waits, sp.started-sp.queued)
 		d := end - sp.started
 		durs = append(durs, d)
-		s.Busy += time.Duration(d)
-		starts = append(starts, sp.started)
-		ends = append(ends, end)
+		var waited int64
+		starts, ends, waited = r.running(i, sp.started, end, starts, ends)
+		s.Busy += time.Duration(d - waited)
 		if sp.has(flagFinished) {
 			done = append(done, finish{queued: sp.queued, start: sp.started, end: end})
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fanout-go/fanout"
 )
 
 func TestSummaryFigures(t *testing.T) {
@@ -140,6 +142,51 @@ func TestFmtDur(t *testing.T) {
 	} {
 		if got := fmtDur(d); got != want {
 			t.Errorf("fmtDur(%d) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestBackoffIsNotRunning checks that the time a task waits between its
+// attempts (a retry's backoff, holding no slot) does not count as running:
+// at limit 1, task b runs while a waits for its retry, and the figures must
+// not show two tasks running at once.
+func TestBackoffIsNotRunning(t *testing.T) {
+	r := New()
+	r.LimitChanged(1, ms(0))
+	a := fanout.TaskInfo{ID: 1, Label: "a"}
+	b := fanout.TaskInfo{ID: 2, Label: "b"}
+	r.TaskQueued(a, ms(0))
+	r.TaskQueued(b, ms(0))
+	r.AttemptStarted(a, 1, ms(0))
+	r.AttemptFinished(a, 1, errors.New("status 503"), ms(100))
+	// a backs off for a second; b takes the slot meanwhile.
+	r.AttemptStarted(b, 1, ms(100))
+	r.AttemptFinished(b, 1, nil, ms(900))
+	r.TaskFinished(b, fanout.Outcome{Attempts: 1}, ms(900))
+	r.AttemptStarted(a, 2, ms(1100))
+	r.AttemptFinished(a, 2, nil, ms(1200))
+	r.TaskFinished(a, fanout.Outcome{Attempts: 2}, ms(1200))
+
+	s := r.Summary()
+	if s.Peak != 1 {
+		t.Errorf("peak %d, want 1: a waiting for its retry is not running", s.Peak)
+	}
+	if want := time.Second; s.Busy != want {
+		t.Errorf("busy %v, want %v (a's two attempts, 200ms, and b's one, 800ms)", s.Busy, want)
+	}
+	if s.Effective > 1 {
+		t.Errorf("effective concurrency %.2f at a limit of 1", s.Effective)
+	}
+	// The task's own duration still spans its attempts and the wait.
+	if s.Duration.Max != 1200*time.Millisecond {
+		t.Errorf("longest task %v, want 1.2s", s.Duration.Max)
+	}
+	r.mu.Lock()
+	pts := r.counts(true)
+	r.mu.Unlock()
+	for _, p := range pts {
+		if p.n > 1 {
+			t.Errorf("running count %d at %v: the timeline counts a waiting task", p.n, p.at)
 		}
 	}
 }

@@ -98,12 +98,16 @@ func WithSlowest(n int) Option {
 type Recorder struct {
 	cfg config
 
-	mu        sync.Mutex
-	based     bool
-	base      time.Time // time of the first event; offsets are from here
-	last      int64     // latest event offset
-	spans     store
-	live      map[uint64]int32 // tasks not finished yet: ID to span index
+	mu    sync.Mutex
+	based bool
+	base  time.Time // time of the first event; offsets are from here
+	last  int64     // latest event offset
+	spans store
+	live  map[uint64]int32 // tasks not finished yet: ID to span index
+	// waits holds, by span index, the times a task spent between the end
+	// of one attempt and the start of the next (a retry's backoff, when it
+	// holds no slot): kept apart because few tasks have any.
+	waits     map[int32][]interval
 	limits    []limitPoint
 	keyLimits map[string][]limitPoint // per key (keylimits.go)
 	closed    bool
@@ -208,10 +212,21 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 	o := r.offset(at)
 	sp := r.task(t, o)
 	sp.attempts = max(sp.attempts, int32(attempt))
-	sp.flags &^= flagAttemptEnded
 	if sp.has(flagStarted) {
+		// A retry after the previous attempt returned: the task did not
+		// run in between. (A retry beside an abandoned attempt that has
+		// not returned leaves no gap.)
+		if sp.has(flagAttemptEnded) && o > sp.finished {
+			if r.waits == nil {
+				r.waits = make(map[int32][]interval)
+			}
+			i := r.live[t.ID]
+			r.waits[i] = append(r.waits[i], interval{sp.finished, o})
+		}
+		sp.flags &^= flagAttemptEnded
 		return
 	}
+	sp.flags &^= flagAttemptEnded
 	sp.flags |= flagStarted
 	sp.started = max(o, sp.queued)
 	sp.kind = Running
@@ -358,4 +373,21 @@ func cut(s string, n int) string {
 		i--
 	}
 	return string([]byte(s[:i])) + "…"
+}
+
+// interval is a span of time [from, to) in offsets.
+type interval struct{ from, to int64 }
+
+// running adds to starts and ends the intervals in which the task of span
+// i ran, from its first attempt's start to end, less its waits between
+// attempts; it returns how long it waited. r.mu is held.
+func (r *Recorder) running(i int32, start, end int64, starts, ends []int64) ([]int64, []int64, int64) {
+	starts, ends = append(starts, start), append(ends, end)
+	var waited int64
+	for _, w := range r.waits[i] {
+		// [start, end) less [from, to) is [start, from) and [to, end).
+		starts, ends = append(starts, w.to), append(ends, w.from)
+		waited += w.to - w.from
+	}
+	return starts, ends, waited
 }
