@@ -207,7 +207,10 @@ func targets(cfg config, groups []*group) string {
 			s := summarize(cl)
 			switch {
 			case s.peakConns > 0:
-				fmt.Fprintf(&b, "- `fanout %s` connections open at once at %s, C=%d: at most %d (%d over the run; target at most %d at once): %s\n",
+				// The server counts a connection until it reads its close,
+				// so one the client closed to make room may still count
+				// beside its replacement for a moment.
+				fmt.Fprintf(&b, "- `fanout %s` connections open at once at %s, C=%d: at most %d as the server counts them (%d over the run; target at most %d at once): %s\n",
 					g.w.kind, g.w.name, g.conc, s.peakConns, s.conns, g.conc, verdict(s.peakConns <= int64(g.conc)))
 			case s.conns > 0:
 				fmt.Fprintf(&b, "- `fanout %s` connections at %s, C=%d: %d over the run (target at most %d): %s\n",
