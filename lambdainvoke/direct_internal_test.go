@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -356,12 +355,7 @@ func TestDirectSignature(t *testing.T) {
 			LogType: types.LogTypeTail, ClientContext: []byte(`{"k":"v"}`)}
 		iv := newDirectInvoker(t, rec.url, tmpl, Config{Credentials: provider})
 		p := []byte(`{"sign":"me"}`)
-		if _, err := iv.client.Invoke(t.Context(), tmpl.Input(p)); err != nil {
-			t.Fatal(err)
-		}
-		if out, _ := iv.direct.try(t.Context(), p); out == nil {
-			t.Fatal("the direct path did not finish the call")
-		}
+		callBoth(t, iv, tmpl, p)
 		reqs := rec.take()
 		for i, path := range []string{"SDK", "direct"} {
 			if err := verifySigV4(reqs[i], creds); err != nil {
@@ -389,12 +383,7 @@ func TestDirectClockSkew(t *testing.T) {
 	iv := newDirectInvoker(t, rec.url, tmpl, Config{})
 	p := []byte(`{}`)
 	for range 2 {
-		if _, err := iv.client.Invoke(t.Context(), tmpl.Input(p)); err != nil {
-			t.Fatal(err)
-		}
-		if out, _ := iv.direct.try(t.Context(), p); out == nil {
-			t.Fatal("the direct path did not finish the call")
-		}
+		callBoth(t, iv, tmpl, p)
 	}
 	reqs := rec.take()
 	for i, path := range []string{"SDK", "direct"} {
@@ -631,7 +620,7 @@ func TestDirectErrorsMatchSDK(t *testing.T) {
 	}
 
 	// Nothing listening: the dial fails, as it does for the SDK.
-	closed := newDirectInvoker(t, closedPortInternal(t), tmpl, Config{})
+	closed := newDirectInvoker(t, ClosedPort(t), tmpl, Config{})
 	_, sdkErr := closed.client.Invoke(t.Context(), tmpl.Input([]byte(`{}`)))
 	_, directErr := closed.direct.invoke(t.Context(), []byte(`{}`))
 	sameError(t, directErr, sdkErr)
@@ -754,13 +743,14 @@ func TestDirectResultsMatchSDK(t *testing.T) {
 	}
 }
 
-// closedPortInternal returns a loopback URL on which nothing listens.
-func closedPortInternal(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+// callBoth makes the call of p once through the SDK, then once by the
+// direct path, which must finish it.
+func callBoth(t *testing.T, iv *Invoker, tmpl Template, p []byte) {
+	t.Helper()
+	if _, err := iv.client.Invoke(t.Context(), tmpl.Input(p)); err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	if out, _ := iv.direct.try(t.Context(), p); out == nil {
+		t.Fatal("the direct path did not finish the call")
+	}
 }

@@ -178,7 +178,7 @@ func TestConnectFailuresRetried(t *testing.T) {
 		endpoint string
 		cfg      lambdainvoke.Config
 	}{
-		"refused": {closedPort(t), lambdainvoke.Config{Retries: 2}},
+		"refused": {lambdainvoke.ClosedPort(t), lambdainvoke.Config{Retries: 2}},
 		"dns":     {"http://lambda.fanout.test:9", lambdainvoke.Config{Retries: 2, Resolver: noDNS}},
 	} {
 		t.Run(name, func(t *testing.T) {

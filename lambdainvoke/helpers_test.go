@@ -116,17 +116,6 @@ func startServer(t *testing.T, o lambdatest.Options) *lambdatest.Server {
 	return lambdatest.StartTest(t, o)
 }
 
-// closedPort returns a loopback URL on which nothing listens.
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
-
 // noDNS is a resolver that fails every look-up without sending a packet.
 var noDNS = &net.Resolver{
 	PreferGo: true,
