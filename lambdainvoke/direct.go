@@ -78,13 +78,16 @@ type direct struct {
 	input  *lambda.InvokeInput // the template's, without payload
 	http   lambda.HTTPClient
 	creds  aws.CredentialsProvider // nil: calls go unsigned
-	signer lambda.HTTPSignerV4     // the SDK's, the reference for lean
 	lean   *leanSigner
 	region string
 	url    url.URL     // the endpoint's, with the operation's path and query
 	header http.Header // every call's headers before signing
 	skewed bool        // the SDK's clock skew correction is on
 	skew   atomic.Int64
+	// inLambda is whether this process runs in Lambda, where the SDK
+	// passes the function's trace ID on (read once: the SDK's recursion
+	// detection reads the same environment).
+	inLambda bool
 }
 
 // The parts of Invoke's HTTP binding (the SDK's schemas.Invoke and
@@ -115,10 +118,10 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 		input:  in,
 		http:   opts.HTTPClient,
 		creds:  opts.Credentials,
-		signer: opts.HTTPSignerV4,
 		region: opts.Region,
 		skewed: !opts.DisableClockSkewCorrection,
 	}
+	_, d.inLambda = os.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
 	if ow, ok := d.http.(*oneWriteClient); ok {
 		// The direct path's body is already one net/http sends with the
 		// headers: copying it again would gain nothing.
@@ -201,7 +204,7 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 		if creds, err = (checkCredentials{}).Retrieve(ctx); err != nil {
 			return nil, err
 		}
-		if when, err = time.Parse("20060102T150405Z", sdk.req.Header.Get("X-Amz-Date")); err != nil {
+		if when, err = time.Parse(amzDateFormat, sdk.req.Header.Get("X-Amz-Date")); err != nil {
 			return nil, fmt.Errorf("the SDK's request: X-Amz-Date: %w", err)
 		}
 	}
@@ -213,7 +216,7 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 		return nil, err
 	}
 	if d.creds != nil {
-		if err := d.checkSigner(ctx, when); err != nil {
+		if err := d.checkSigner(ctx, opts.HTTPSignerV4, when); err != nil {
 			return nil, err
 		}
 	}
@@ -223,8 +226,8 @@ func newDirect(ctx context.Context, client *lambda.Client, tmpl Template) (*dire
 // checkSigner compares the lean signer's requests with those the SDK's
 // signer signs, with and without a body and a session token, on the day
 // of the SDK's request and at the last second of another: the cases the
-// SDK's request alone leaves out.
-func (d *direct) checkSigner(ctx context.Context, when time.Time) error {
+// SDK's request alone leaves out. signer is the SDK's.
+func (d *direct) checkSigner(ctx context.Context, signer lambda.HTTPSignerV4, when time.Time) error {
 	for i, c := range []struct {
 		payload []byte
 		token   string
@@ -249,7 +252,7 @@ func (d *direct) checkSigner(ctx context.Context, when time.Time) error {
 			return err
 		}
 		sum := sha256.Sum256(c.payload)
-		if err := d.signer.SignHTTP(ctx, creds, sdk, hex.EncodeToString(sum[:]), signingName, d.region, c.when); err != nil {
+		if err := signer.SignHTTP(ctx, creds, sdk, hex.EncodeToString(sum[:]), signingName, d.region, c.when); err != nil {
 			return err
 		}
 		if err := sameRequest(mine, c.payload, sdk, c.payload); err != nil {
@@ -334,7 +337,7 @@ func (d *direct) unsigned(ctx context.Context, payload []byte, invocationID stri
 	} else {
 		delete(req.Header, "Content-Type") // the SDK sets no body and no type
 	}
-	if _, ok := os.LookupEnv("AWS_LAMBDA_FUNCTION_NAME"); ok {
+	if d.inLambda {
 		// Inside Lambda, the SDK passes the function's trace ID on: use
 		// its own middleware, which reads it from the environment.
 		detect := &awsmiddleware.RecursionDetection{}

@@ -314,7 +314,7 @@ func verifySigV4(r recorded, creds aws.Credentials) error {
 	if m[1] != creds.AccessKeyID || m[2] != "us-east-1" || m[3] != "lambda" {
 		return fmt.Errorf("scope %v", m[1:4])
 	}
-	when, err := time.Parse("20060102T150405Z", r.header.Get("X-Amz-Date"))
+	when, err := time.Parse(amzDateFormat, r.header.Get("X-Amz-Date"))
 	if err != nil {
 		return err
 	}
@@ -387,7 +387,7 @@ func TestDirectClockSkew(t *testing.T) {
 	}
 	reqs := rec.take()
 	for i, path := range []string{"SDK", "direct"} {
-		signed, err := time.Parse("20060102T150405Z", reqs[2+i].header.Get("X-Amz-Date"))
+		signed, err := time.Parse(amzDateFormat, reqs[2+i].header.Get("X-Amz-Date"))
 		if err != nil {
 			t.Fatal(err)
 		}

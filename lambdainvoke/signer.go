@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -166,13 +167,7 @@ func newLeanSigner(u *url.URL, fixed http.Header, bodyOnly, perCall []string, re
 		}
 	}
 
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range lines {
-			if !yield(name) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(lines))
 	for _, name := range names {
 		s.lines = append(s.lines, lines[name])
 	}

@@ -231,7 +231,7 @@ func TestLeanSignerConcurrent(t *testing.T) {
 func TestLeanSignerCheck(t *testing.T) {
 	when := midnight.Add(-time.Second)
 	d := leanDirect(t, "http://127.0.0.1:80", Template{FunctionName: "fn", Qualifier: "a b", LogType: types.LogTypeTail})
-	if err := d.checkSigner(t.Context(), when); err != nil {
+	if err := d.checkSigner(t.Context(), d.client.Options().HTTPSignerV4, when); err != nil {
 		t.Fatal(err)
 	}
 	good := d.lean
@@ -256,7 +256,7 @@ func TestLeanSignerCheck(t *testing.T) {
 			host: good.host, lines: append([]headerLine(nil), good.lines...), signed: good.signed}
 		change(bad)
 		d.lean = bad
-		if err := d.checkSigner(t.Context(), when); err == nil {
+		if err := d.checkSigner(t.Context(), d.client.Options().HTTPSignerV4, when); err == nil {
 			t.Errorf("%s: a changed lean signer compares equal to the SDK's", name)
 		}
 	}
@@ -313,7 +313,7 @@ func BenchmarkSign(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			sum := sha256.Sum256(payload)
-			if err := d.signer.SignHTTP(b.Context(), creds, req, hex.EncodeToString(sum[:]), signingName, d.region, when); err != nil {
+			if err := d.client.Options().HTTPSignerV4.SignHTTP(b.Context(), creds, req, hex.EncodeToString(sum[:]), signingName, d.region, when); err != nil {
 				b.Fatal(err)
 			}
 		}
