@@ -816,7 +816,7 @@ func (e *Executor) reacquire(t *task) {
 	for {
 		select {
 		case <-w.wake:
-		case <-t.Done():
+		case <-t.settledChan():
 			return
 		}
 		e.mu.Lock()

@@ -82,7 +82,7 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 		return f.val, f.t.err
 	}
 	select {
-	case <-f.t.Done():
+	case <-f.t.settledChan():
 		return f.val, f.t.err
 	case <-cancel:
 		var zero T
@@ -91,7 +91,7 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 }
 
 // Done returns a channel that is closed when the future settles.
-func (f *Future[T]) Done() <-chan struct{} { return f.t.Done() }
+func (f *Future[T]) Done() <-chan struct{} { return f.t.settledChan() }
 
 // Cancel cancels the task: a waiting task never runs, a running task's
 // context ends. The future settles at once with context.Canceled, unless it

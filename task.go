@@ -83,16 +83,17 @@ type task struct {
 	over     atomic.Bool
 	attempts int // written by the task's goroutine only
 
-	// done is the Done channel, made only when someone asks for it: most
-	// futures are awaited through wg and never need one, and a channel is
-	// the costliest part of a task (context's cancelCtx does the same).
-	done atomic.Value // of chan struct{}
+	// done holds the context whose channel is the task's Done, made only
+	// when someone asks for it: most futures are awaited through wg and
+	// never need one.
+	done atomic.Pointer[doneCtx]
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex   // guards settled and the fields below
-	err     error        // the future's error
-	notify1 func()       // first internal callback, inline: Gather and Map use one
-	more    *settleExtra // the rest, made when first needed
+	mu      sync.Mutex    // guards settled and the fields below
+	err     error         // the future's error
+	waitc   chan struct{} // closed when the future settles: see settledChan
+	notify1 func()        // first internal callback, inline: Gather and Map use one
+	more    *settleExtra  // the rest, made when first needed
 }
 
 // waitExtra is the part of a task only some tasks need while they wait,
@@ -183,6 +184,23 @@ func (t *task) retry() *RetryPolicy {
 // timeout (WithTimeout) is set on a child context for each attempt.
 func (t *task) Deadline() (time.Time, bool) { return t.parent.Deadline() }
 
+// doneCtx is where a task's Done channel comes from: a context.WithCancel
+// child of the task, canceled as the task settles. Its channel, rather than
+// one of the task's own, is the task's Done, so that the context package
+// recognises a context derived from the task even through context.WithValue
+// layers (httptrace, loggers, the AWS SDK's middleware): it registers the
+// derived context as a child of this cancelCtx instead of starting a
+// goroutine per derived context to watch a Done channel it does not know.
+type doneCtx struct {
+	t    *task
+	ctx  context.Context // nil for a task that had settled before anyone asked
+	fire func()          // cancels ctx; set by doneParent.AfterFunc
+}
+
+// settledDone is the doneCtx of every task that had settled before anyone
+// asked for its Done channel.
+var settledDone = &doneCtx{}
+
 // closedchan is the Done channel of a task that settled before anyone asked
 // for one.
 var closedchan = func() chan struct{} {
@@ -193,21 +211,79 @@ var closedchan = func() chan struct{} {
 
 // Done is closed when the task's future settles.
 func (t *task) Done() <-chan struct{} {
+	d := t.done.Load()
+	if d == nil {
+		d = t.makeDone()
+	}
+	if d.ctx == nil {
+		return closedchan
+	}
+	return d.ctx.Done()
+}
+
+// settledChan returns a channel closed when the task settles, for Await,
+// Future.Done and the executor: the Done channel if someone asked for it
+// already, else a plain channel, which costs one allocation where the Done
+// channel's context costs six.
+func (t *task) settledChan() <-chan struct{} {
 	if d := t.done.Load(); d != nil {
-		return d.(chan struct{})
+		if d.ctx == nil {
+			return closedchan
+		}
+		return d.ctx.Done()
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.done.Load()
-	if d == nil {
-		if t.settled {
-			d = closedchan
-		} else {
-			d = make(chan struct{})
-		}
-		t.done.Store(d)
+	switch {
+	case t.settled:
+		return closedchan
+	case t.waitc == nil:
+		t.waitc = make(chan struct{})
 	}
-	return d.(chan struct{})
+	return t.waitc
+}
+
+func (t *task) makeDone() *doneCtx {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if d := t.done.Load(); d != nil {
+		return d
+	}
+	if t.settled {
+		t.done.Store(settledDone)
+		return settledDone
+	}
+	d := &doneCtx{t: t}
+	// WithCancel calls doneParent's AfterFunc before it returns, which sets
+	// d.fire. Its own cancel function is not needed: it would cancel with
+	// context.Canceled, where d.fire cancels with the task's Err.
+	var unused context.CancelFunc
+	d.ctx, unused = context.WithCancel((*doneParent)(d))
+	_ = unused
+	t.done.Store(d)
+	return d
+}
+
+// doneParent is the parent of a task's doneCtx: the task as a context that
+// the context package cannot mistake for a cancelCtx (its Done is never
+// closed), and whose AfterFunc keeps the one callback that cancels the
+// doneCtx. The doneCtx gets its Err from it, the task's, when the task
+// settles, so a context derived from the task reports
+// context.DeadlineExceeded when the task failed on a deadline.
+type doneParent doneCtx
+
+// never is a Done channel that is never closed.
+var never = make(chan struct{})
+
+func (p *doneParent) Deadline() (time.Time, bool) { return p.t.Deadline() }
+func (p *doneParent) Done() <-chan struct{}       { return never }
+func (p *doneParent) Err() error                  { return p.t.Err() }
+func (p *doneParent) Value(key any) any           { return p.t.parent.Value(key) }
+
+// AfterFunc is called once, by context.WithCancel in makeDone.
+func (p *doneParent) AfterFunc(f func()) func() bool {
+	p.fire = f
+	return func() bool { return false } // its cancel function is never called
 }
 
 // Err returns nil until Done is closed, then context.DeadlineExceeded when
@@ -224,7 +300,12 @@ func (t *task) Err() error {
 
 // Value returns the values of the context given to Submit. (context.Cause on
 // a task's context therefore reports causes of that context only.)
-func (t *task) Value(key any) any { return t.parent.Value(key) }
+func (t *task) Value(key any) any {
+	if d := t.done.Load(); d != nil && d.ctx != nil {
+		return d.ctx.Value(key) // the doneCtx answers for the context package's key
+	}
+	return t.parent.Value(key)
+}
 
 func (t *task) String() string { return fmt.Sprintf("fanout.task(%d %q)", t.info.ID, t.info.Label) }
 
@@ -360,10 +441,16 @@ func (t *task) settle(err error, how settleKind) bool {
 		m.afters, m.notify = nil, nil
 	}
 	t.over.Store(true) // before Done closes: who sees it closed must see over
-	if d, _ := t.done.Load().(chan struct{}); d != nil {
-		close(d)
-	} // else Done, asked later, finds settled and hands out closedchan
+	if t.waitc != nil {
+		close(t.waitc)
+	}
+	d := t.done.Load() // if nil, Done, asked later, finds settled and hands out closedchan
 	t.mu.Unlock()
+	if d != nil && d.fire != nil {
+		// Cancels the doneCtx with this task's Err, and what derives from
+		// it; outside t.mu, as it asks the parent context for its cause.
+		d.fire()
+	}
 	t.wg.Done()
 
 	for _, a := range afters {
@@ -454,7 +541,7 @@ func (t *task) runOne() (next *task) {
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
-		case <-t.Done():
+		case <-t.settledChan():
 			timer.Stop()
 		}
 		if t.isDone() {
@@ -487,7 +574,7 @@ func (t *task) waitRate() bool {
 	select {
 	case <-timer.C:
 		return true
-	case <-t.Done():
+	case <-t.settledChan():
 		timer.Stop()
 		r.Cancel()
 		return false

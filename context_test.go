@@ -1,0 +1,145 @@
+package fanout_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/fanout-go/fanout"
+)
+
+type ctxKey string
+
+// watchers counts the goroutines the context package started to watch a
+// parent's Done channel that it could not link to (propagateCancel's
+// fallback).
+func watchers() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return bytes.Count(buf[:n], []byte("context.(*cancelCtx).propagateCancel.func"))
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// A function that wraps its context in values (httptrace, a logger, the
+// AWS SDK's middleware) and then derives a cancelable context, as
+// net/http's transport does for every request, cost a goroutine per call:
+// the context package could not see through the value layer to the task
+// and fell back to a goroutine watching its Done channel. Derived contexts
+// must still end when the task settles, with its error.
+func TestContextDerivedThroughValuesNeedsNoGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 50
+		ex := fanout.New(fanout.WithLimit(n))
+		defer ex.Close()
+		release := make(chan struct{})
+		derived := make([]context.Context, n)
+		var futs []*fanout.Future[int]
+		for i := range n {
+			futs = append(futs, fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+				ctx = context.WithValue(ctx, ctxKey("k"), "v")
+				ctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				derived[i] = ctx
+				select {
+				case <-release:
+					return 1, nil
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
+			}))
+		}
+		synctest.Wait()
+		if got := watchers(); got != 0 {
+			t.Errorf("%d goroutines watch the tasks' contexts, want 0", got)
+		}
+		first := derived[0]
+		if v := first.Value(ctxKey("k")); v != "v" {
+			t.Errorf("derived context's value = %v, want v", v)
+		}
+		futs[0].Cancel()
+		synctest.Wait()
+		select {
+		case <-first.Done():
+			if err := first.Err(); err != context.Canceled {
+				t.Errorf("derived context's Err = %v, want context.Canceled", err)
+			}
+		default:
+			t.Error("canceling the future did not end the context derived from its task")
+		}
+		close(release)
+		for i, f := range futs[1:] {
+			if v, err := f.Await(context.Background()); v != 1 || err != nil {
+				t.Errorf("future %d = %v, %v", i+1, v, err)
+			}
+		}
+	})
+}
+
+// When the context given to Submit passes its deadline, contexts derived
+// from the task report context.DeadlineExceeded, as they would under a
+// context.WithDeadline parent.
+func TestContextDerivedFromATaskSeesTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(1))
+		defer ex.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		var direct, throughValue error
+		f := fanout.Submit(ctx, ex, func(ctx context.Context) (int, error) {
+			a, cancelA := context.WithCancel(ctx)
+			defer cancelA()
+			b, cancelB := context.WithCancel(context.WithValue(ctx, ctxKey("k"), 1))
+			defer cancelB()
+			<-a.Done()
+			<-b.Done()
+			direct, throughValue = a.Err(), b.Err()
+			return 0, nil
+		})
+		_, err := f.Await(context.Background())
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("future's error = %v, want context.DeadlineExceeded", err)
+		}
+		synctest.Wait()
+		if direct != context.DeadlineExceeded || throughValue != context.DeadlineExceeded {
+			t.Errorf("derived contexts' Err = %v and %v, want context.DeadlineExceeded", direct, throughValue)
+		}
+	})
+}
+
+// A task's Done channel asked for after it settled is closed, and the
+// task's values are its parent's.
+func TestTaskContextAfterItSettled(t *testing.T) {
+	ex := fanout.New()
+	defer ex.Close()
+	parent := context.WithValue(context.Background(), ctxKey("k"), "parent")
+	kept := make(chan context.Context, 1)
+	f := fanout.Submit(parent, ex, func(ctx context.Context) (int, error) {
+		kept <- ctx
+		return 1, nil
+	})
+	if _, err := f.Await(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := <-kept
+	select {
+	case <-ctx.Done():
+	default:
+		t.Fatal("a settled task's Done is open")
+	}
+	if v := ctx.Value(ctxKey("k")); v != "parent" {
+		t.Errorf("Value = %v, want parent", v)
+	}
+	d, cancel := context.WithCancel(context.WithValue(ctx, ctxKey("j"), 2))
+	defer cancel()
+	if d.Err() != context.Canceled {
+		t.Errorf("a context derived from a settled task: Err = %v, want context.Canceled", d.Err())
+	}
+}
