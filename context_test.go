@@ -143,3 +143,39 @@ func TestTaskContextAfterItSettled(t *testing.T) {
 		t.Errorf("a context derived from a settled task: Err = %v, want context.Canceled", d.Err())
 	}
 }
+
+// context.Cause on a task's context: the cause of the context given to
+// Submit when that ended the task, else the task's Err once it settled.
+func TestCauseOfATaskContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New()
+		defer ex.Close()
+		why := errors.New("the caller gave up")
+		parent, cancel := context.WithCancelCause(context.Background())
+		wait := func(kept chan<- context.Context) func(context.Context) (int, error) {
+			return func(ctx context.Context) (int, error) {
+				kept <- ctx
+				<-ctx.Done()
+				return 0, ctx.Err()
+			}
+		}
+		byParent, byCancel := make(chan context.Context, 1), make(chan context.Context, 1)
+		f := fanout.Submit(parent, ex, wait(byParent))
+		g := fanout.Submit(context.Background(), ex, wait(byCancel))
+		synctest.Wait()
+		a, b := <-byParent, <-byCancel
+		if context.Cause(a) != nil || context.Cause(b) != nil {
+			t.Errorf("causes before the end: %v, %v", context.Cause(a), context.Cause(b))
+		}
+		cancel(why)
+		g.Cancel()
+		f.Await(context.Background())
+		g.Await(context.Background())
+		if c := context.Cause(a); c != why {
+			t.Errorf("Cause after the parent's cancel = %v, want %v", c, why)
+		}
+		if c := context.Cause(b); c != context.Canceled {
+			t.Errorf("Cause after Cancel = %v, want context.Canceled", c)
+		}
+	})
+}
