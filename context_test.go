@@ -145,7 +145,8 @@ func TestTaskContextAfterItSettled(t *testing.T) {
 }
 
 // context.Cause on a task's context: the cause of the context given to
-// Submit when that ended the task, else the task's Err once it settled.
+// Submit when that ended the task; here, where the function asked for Done,
+// the task's Err when it ended otherwise.
 func TestCauseOfATaskContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ex := fanout.New()

@@ -300,7 +300,7 @@ func (t *task) Err() error {
 
 // Value returns the values of the context given to Submit. context.Cause on
 // a task's context reports the cause of the context given to Submit when
-// that ended the task, and otherwise, once the task has settled, its Err.
+// that ended the task.
 func (t *task) Value(key any) any {
 	if d := t.done.Load(); d != nil && d.ctx != nil {
 		return d.ctx.Value(key) // the doneCtx answers for the context package's key
