@@ -24,7 +24,8 @@ import (
 //   - tasks that never ran (a queue timeout, canceled while waiting) as
 //     instant ("i") events on a track named "never started";
 //   - counter ("C") tracks "running" and "waiting" (tasks holding a slot,
-//     tasks queued) and "limit" (from LimitChanged).
+//     tasks queued), "backoff" (tasks waiting for a retry, when any did)
+//     and "limit" (from LimitChanged).
 //
 // Timestamps are microseconds from the first event. Hooks wait while it
 // writes; it streams, holding about 16 bytes per task besides the output.
@@ -210,6 +211,9 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 	for _, p := range r.counts(false) {
 		c.counter("waiting", p.at, p.n)
 	}
+	for _, p := range r.backoffs() {
+		c.counter("backoff", p.at, p.n)
+	}
 	c.b = append(c.b, "\n]}\n"...)
 	w.Write(c.b)
 }
@@ -255,6 +259,24 @@ func (r *Recorder) counts(running bool) []countPoint {
 			starts, ends = append(starts, sp.queued), append(ends, end)
 		}
 	})
+	return sweep(starts, ends)
+}
+
+// backoffs returns how many tasks were waiting for a retry over time, one
+// point per change; r.mu is held.
+func (r *Recorder) backoffs() []countPoint {
+	var starts, ends []int64
+	for _, ws := range r.waits {
+		for _, w := range ws {
+			starts, ends = append(starts, w.from), append(ends, w.to)
+		}
+	}
+	return sweep(starts, ends)
+}
+
+// sweep returns how many of the intervals [starts[i], ends[i]) hold over
+// time, one point per change. It sorts its arguments.
+func sweep(starts, ends []int64) []countPoint {
 	slices.Sort(starts)
 	slices.Sort(ends)
 	var pts []countPoint

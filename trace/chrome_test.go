@@ -225,7 +225,8 @@ func TestWriteChromeTraceReportsWriteErrors(t *testing.T) {
 
 // TestChromeTraceBackoffIsNotASlice checks, at limit 1, that a task
 // waiting for its retry has no slice over its wait: one per stretch of
-// attempts, all on the one track the limit allows.
+// attempts, all on the one track the limit allows, and the wait on a
+// counter of its own.
 func TestChromeTraceBackoffIsNotASlice(t *testing.T) {
 	events := chromeOf(t, backoffRecorder())
 	ran := map[string][][3]float64{} // label: start, end (ms), track
@@ -263,6 +264,9 @@ func TestChromeTraceBackoffIsNotASlice(t *testing.T) {
 	}
 	if retryWait != 1000.0 {
 		t.Errorf("a's second slice has retry_wait_ms %v, want 1000", retryWait)
+	}
+	if got, want := counters["backoff"], [][2]float64{{100, 1}, {1100, 0}}; !slices.Equal(got, want) {
+		t.Errorf("backoff counter %v, want %v", got, want)
 	}
 	for _, p := range counters["running"] {
 		if p[1] > 1 {
