@@ -16,11 +16,16 @@ import (
 //   - one track (tid) per lane, named "slot N", with one complete ("X")
 //     event per task that ran, from its first attempt to its finish, named
 //     by its label and carrying id, label, key, outcome, attempts, queue
-//     wait and error text in args;
+//     wait and error text in args. A task that waited between attempts (a
+//     retry's backoff, holding no slot) has one event per stretch of
+//     attempts instead, each on its own lane (usually one lane), so that
+//     the wait does not look like running; their args add "stretch" ("2
+//     of 3") and, after the first, "retry_wait_ms", the wait before it;
 //   - tasks that never ran (a queue timeout, canceled while waiting) as
 //     instant ("i") events on a track named "never started";
 //   - counter ("C") tracks "running" and "waiting" (tasks holding a slot,
-//     tasks queued) and "limit" (from LimitChanged).
+//     tasks queued), "backoff" (tasks waiting for a retry, when any did)
+//     and "limit" (from LimitChanged).
 //
 // Timestamps are microseconds from the first event. Hooks wait while it
 // writes; it streams, holding about 16 bytes per task besides the output.
@@ -118,6 +123,34 @@ func (c *chromeWriter) counter(name string, at int64, v int) {
 	c.end()
 }
 
+// task appends the category, name and arguments of an event of sp, which
+// waited queueWait for its first attempt, leaving the arguments open for
+// more.
+func (c *chromeWriter) task(sp *span, queueWait int64) {
+	c.b = append(c.b, `,"cat":"`...)
+	c.b = append(c.b, sp.kind.String()...)
+	c.b = append(c.b, `","name":`...)
+	c.b = appendJSONString(c.b, displayLabel(sp))
+	c.b = append(c.b, `,"args":{"id":`...)
+	c.b = strconv.AppendUint(c.b, sp.id, 10)
+	c.b = append(c.b, `,"label":`...)
+	c.b = appendJSONString(c.b, sp.label)
+	if sp.key != "" {
+		c.b = append(c.b, `,"key":`...)
+		c.b = appendJSONString(c.b, sp.key)
+	}
+	c.b = append(c.b, `,"outcome":"`...)
+	c.b = append(c.b, sp.kind.String()...)
+	c.b = append(c.b, `","attempts":`...)
+	c.b = strconv.AppendInt(c.b, int64(sp.attempts), 10)
+	c.b = append(c.b, `,"queue_wait_ms":`...)
+	c.b = strconv.AppendFloat(c.b, float64(queueWait)/1e6, 'f', 3, 64)
+	if sp.err != "" {
+		c.b = append(c.b, `,"error":`...)
+		c.b = appendJSONString(c.b, sp.err)
+	}
+}
+
 // r.mu is held.
 func (r *Recorder) writeChrome(w *bufio.Writer) {
 	c := &chromeWriter{w: w, first: true, zero: r.zero()}
@@ -129,8 +162,8 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 		c.meta(0, "thread_name", "name", "never started")
 		c.meta(0, "thread_sort_index", "sort_index", 1<<20)
 	}
-	lanes, count := r.spans.assignLanes(r.last)
-	for lane := range count {
+	lanes := r.assignLanes()
+	for lane := range lanes.count {
 		c.meta(lane+1, "thread_name", "name", "slot "+strconv.Itoa(lane+1))
 		c.meta(lane+1, "thread_sort_index", "sort_index", lane+1)
 	}
@@ -139,44 +172,35 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 		if sp.has(flagFinished) {
 			end = sp.finished
 		}
-		c.begin()
-		if sp.has(flagStarted) {
-			c.b = append(c.b, `"ph":"X","pid":1,"tid":`...)
-			c.b = strconv.AppendInt(c.b, int64(lanes[i])+1, 10)
-			c.ts("ts", sp.started-c.zero)
-			c.ts("dur", end-sp.started)
-		} else {
+		if !sp.has(flagStarted) {
+			c.begin()
 			c.b = append(c.b, `"ph":"i","s":"t","pid":1,"tid":0`...)
 			c.ts("ts", end-c.zero)
+			c.task(sp, end-sp.queued)
+			c.b = append(c.b, "}"...)
+			c.end()
+			return
 		}
-		c.b = append(c.b, `,"cat":"`...)
-		c.b = append(c.b, sp.kind.String()...)
-		c.b = append(c.b, `","name":`...)
-		c.b = appendJSONString(c.b, displayLabel(sp))
-		c.b = append(c.b, `,"args":{"id":`...)
-		c.b = strconv.AppendUint(c.b, sp.id, 10)
-		c.b = append(c.b, `,"label":`...)
-		c.b = appendJSONString(c.b, sp.label)
-		if sp.key != "" {
-			c.b = append(c.b, `,"key":`...)
-			c.b = appendJSONString(c.b, sp.key)
+		n := len(r.waits[i]) + 1
+		k, prev := 0, int64(0)
+		for st := range r.stretches(i, sp.started, end) {
+			c.begin()
+			c.b = append(c.b, `"ph":"X","pid":1,"tid":`...)
+			c.b = strconv.AppendInt(c.b, int64(lanes.of(i, k))+1, 10)
+			c.ts("ts", st.from-c.zero)
+			c.ts("dur", st.to-st.from)
+			c.task(sp, sp.started-sp.queued)
+			if n > 1 {
+				c.b = fmt.Appendf(c.b, `,"stretch":"%d of %d"`, k+1, n)
+				if k > 0 {
+					c.b = append(c.b, `,"retry_wait_ms":`...)
+					c.b = strconv.AppendFloat(c.b, float64(st.from-prev)/1e6, 'f', 3, 64)
+				}
+			}
+			c.b = append(c.b, "}"...)
+			c.end()
+			k, prev = k+1, st.to
 		}
-		c.b = append(c.b, `,"outcome":"`...)
-		c.b = append(c.b, sp.kind.String()...)
-		c.b = append(c.b, `","attempts":`...)
-		c.b = strconv.AppendInt(c.b, int64(sp.attempts), 10)
-		wait := end - sp.queued
-		if sp.has(flagStarted) {
-			wait = sp.started - sp.queued
-		}
-		c.b = append(c.b, `,"queue_wait_ms":`...)
-		c.b = strconv.AppendFloat(c.b, float64(wait)/1e6, 'f', 3, 64)
-		if sp.err != "" {
-			c.b = append(c.b, `,"error":`...)
-			c.b = appendJSONString(c.b, sp.err)
-		}
-		c.b = append(c.b, "}"...)
-		c.end()
 	})
 	for _, l := range r.limits {
 		c.counter("limit", l.at, l.limit)
@@ -186,6 +210,9 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 	}
 	for _, p := range r.counts(false) {
 		c.counter("waiting", p.at, p.n)
+	}
+	for _, p := range r.backoffs() {
+		c.counter("backoff", p.at, p.n)
 	}
 	c.b = append(c.b, "\n]}\n"...)
 	w.Write(c.b)
@@ -232,6 +259,24 @@ func (r *Recorder) counts(running bool) []countPoint {
 			starts, ends = append(starts, sp.queued), append(ends, end)
 		}
 	})
+	return sweep(starts, ends)
+}
+
+// backoffs returns how many tasks were waiting for a retry over time, one
+// point per change; r.mu is held.
+func (r *Recorder) backoffs() []countPoint {
+	var starts, ends []int64
+	for _, ws := range r.waits {
+		for _, w := range ws {
+			starts, ends = append(starts, w.from), append(ends, w.to)
+		}
+	}
+	return sweep(starts, ends)
+}
+
+// sweep returns how many of the intervals [starts[i], ends[i]) hold over
+// time, one point per change. It sorts its arguments.
+func sweep(starts, ends []int64) []countPoint {
 	slices.Sort(starts)
 	slices.Sort(ends)
 	var pts []countPoint

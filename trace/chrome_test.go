@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/fanout-go/fanout"
 )
 
 type chromeEvent struct {
@@ -217,5 +220,113 @@ func TestWriteChromeTraceReportsWriteErrors(t *testing.T) {
 	replay(r, []job{{id: 1, queued: 0, start: 0, finish: 1}})
 	if err := r.WriteChromeTrace(failingWriter{}); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("error = %v, want the writer's error", err)
+	}
+}
+
+// TestChromeTraceBackoffIsNotASlice checks, at limit 1, that a task
+// waiting for its retry has no slice over its wait: one per stretch of
+// attempts, all on the one track the limit allows, and the wait on a
+// counter of its own.
+func TestChromeTraceBackoffIsNotASlice(t *testing.T) {
+	events := chromeOf(t, backoffRecorder())
+	ran := map[string][][3]float64{} // label: start, end (ms), track
+	tracks := 0
+	counters := map[string][][2]float64{} // name: at (ms), value
+	var retryWait any
+	for _, e := range events {
+		switch e.Ph {
+		case "X":
+			ran[e.Name] = append(ran[e.Name], [3]float64{*e.Ts / 1e3, (*e.Ts + *e.Dur) / 1e3, float64(*e.Tid)})
+			if e.Name == "a" && e.Args["stretch"] == "2 of 2" {
+				retryWait = e.Args["retry_wait_ms"]
+			}
+		case "M":
+			if e.Name == "thread_name" && strings.HasPrefix(e.Args["name"].(string), "slot ") {
+				tracks++
+			}
+		case "C":
+			for k, v := range e.Args {
+				counters[k] = append(counters[k], [2]float64{*e.Ts / 1e3, v.(float64)})
+			}
+		}
+	}
+	want := map[string][][3]float64{
+		"a": {{0, 100, 1}, {1100, 1200, 1}},
+		"b": {{100, 900, 1}},
+	}
+	for label, w := range want {
+		if !slices.Equal(ran[label], w) {
+			t.Errorf("task %s exported as slices %v (start ms, end ms, track), want %v", label, ran[label], w)
+		}
+	}
+	if tracks != 1 {
+		t.Errorf("%d slot tracks at a limit of 1", tracks)
+	}
+	if retryWait != 1000.0 {
+		t.Errorf("a's second slice has retry_wait_ms %v, want 1000", retryWait)
+	}
+	if got, want := counters["backoff"], [][2]float64{{100, 1}, {1100, 0}}; !slices.Equal(got, want) {
+		t.Errorf("backoff counter %v, want %v", got, want)
+	}
+	for _, p := range counters["running"] {
+		if p[1] > 1 {
+			t.Errorf("running counter %v at %vms", p[1], p[0])
+		}
+	}
+}
+
+// TestChromeTraceRetriedTasksShareTracks records random tasks that wait
+// between attempts and checks the slices: one per stretch of attempts,
+// none overlapping another on its track, and as many tracks as the most
+// tasks running at once.
+func TestChromeTraceRetriedTasksShareTracks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	r := New()
+	const n = 500
+	infos := make([]fanout.TaskInfo, n)
+	for i := range infos {
+		infos[i] = fanout.TaskInfo{ID: uint64(i + 1)}
+		r.TaskQueued(infos[i], ms(0))
+	}
+	stretches := map[uint64][][2]float64{}
+	for _, info := range infos {
+		at := float64(rng.IntN(2000))
+		for k := range 1 + rng.IntN(3) {
+			if k > 0 {
+				at += float64(1 + rng.IntN(50)) // backoff
+			}
+			end := at + float64(1+rng.IntN(30))
+			r.AttemptStarted(info, k+1, ms(at))
+			r.AttemptFinished(info, k+1, nil, ms(end))
+			stretches[info.ID] = append(stretches[info.ID], [2]float64{at, end})
+			at = end
+		}
+		r.TaskFinished(info, fanout.Outcome{Attempts: len(stretches[info.ID])}, ms(at))
+	}
+	got := map[uint64][][2]float64{}
+	byTid := map[int][][2]float64{}
+	for _, e := range chromeOf(t, r) {
+		if e.Ph == "X" {
+			from, to := *e.Ts/1e3, (*e.Ts+*e.Dur)/1e3
+			id := uint64(e.Args["id"].(float64))
+			got[id] = append(got[id], [2]float64{from, to})
+			byTid[*e.Tid] = append(byTid[*e.Tid], [2]float64{from, to})
+		}
+	}
+	for id, want := range stretches {
+		if !slices.Equal(got[id], want) {
+			t.Fatalf("task %d exported as %v, want its stretches %v", id, got[id], want)
+		}
+	}
+	for tid, spans := range byTid {
+		slices.SortFunc(spans, func(a, b [2]float64) int { return cmp.Compare(a[0], b[0]) })
+		for i := 1; i < len(spans); i++ {
+			if spans[i][0] < spans[i-1][1] {
+				t.Fatalf("track %d: slice at %v starts before the previous one ends at %v", tid, spans[i][0], spans[i-1][1])
+			}
+		}
+	}
+	if peak := r.Summary().Peak; len(byTid) != peak {
+		t.Errorf("%d tracks used, but at most %d tasks ran at once", len(byTid), peak)
 	}
 }

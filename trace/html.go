@@ -38,15 +38,26 @@ const (
 
 const plotWidth = svgWidth - plotLeft - plotRight
 
-// bar is one task drawn on its lane.
+// bar is one stretch of a task (see Recorder.stretches) drawn on its
+// lane: the whole task, unless it waited between attempts.
 type bar struct {
 	label, err string
 	id         uint64
-	start, end int64
-	wait       int64
+	start, end int64 // of the stretch
+	dur        int64 // of the task, first attempt to finish
+	wait       int64 // for the first attempt
+	backoff    int64 // between attempts, summed
 	lane       int32
 	attempts   int32
 	kind       Kind
+}
+
+// gap is a wait of a task between two stretches (a retry's backoff,
+// holding no slot), drawn on the lane of the stretch before it.
+type gap struct {
+	label    string
+	from, to int64
+	lane     int32
 }
 
 // cell is a run of time buckets on one row, merged when they look alike.
@@ -65,6 +76,7 @@ type timeline struct {
 	perRow      int // lanes per row
 	aggregated  bool
 	bars        []bar
+	gaps        []gap
 	cells       []cell
 	running     []int // most tasks running in each column
 	limits      []limitPoint
@@ -77,8 +89,11 @@ type timeline struct {
 // any warnings, and the timeline as SVG: a chart of the tasks running over
 // time against the limit, then one lane per concurrency slot with a bar
 // per task coloured by outcome (hover for label, duration, attempts and
-// error), and a time axis. Labels are escaped. Past [WithMaxBars] tasks
-// the lanes are drawn as merged time buckets and the page says so.
+// error), and a time axis. A task that waited between attempts (a retry's
+// backoff, holding no slot) has a bar per stretch of attempts and a dashed
+// line for each wait, so that waiting does not look like running. Labels
+// are escaped. Past [WithMaxBars] tasks the lanes are drawn as merged time
+// buckets and the page says so.
 func (r *Recorder) WriteHTML(w io.Writer) error {
 	sum := r.Summary()
 	r.mu.Lock()
@@ -101,8 +116,8 @@ func (r *Recorder) WriteHTMLFile(path string) error {
 // timeline lays the run out over at least minSpan nanoseconds from its
 // start (0: its own length); r.mu is held.
 func (r *Recorder) timeline(minSpan int64) *timeline {
-	lanes, count := r.spans.assignLanes(r.last)
-	tl := &timeline{zero: r.zero(), end: r.last, lanes: count, limits: r.limits}
+	lanes := r.assignLanes()
+	tl := &timeline{zero: r.zero(), end: r.last, lanes: lanes.count, limits: r.limits}
 	tl.end = max(tl.end, tl.zero+minSpan)
 	_, tl.keyLimits = r.busiestKeyLimits(maxKeyLines)
 	if tl.end <= tl.zero {
@@ -129,15 +144,29 @@ func (r *Recorder) timeline(minSpan int64) *timeline {
 		return r.last
 	}
 	if tl.aggregated {
-		tl.cells = r.cells(tl, lanes, end)
+		tl.cells = r.cells(tl, &lanes, end)
 	} else {
 		tl.bars = make([]bar, 0, started)
 		r.spans.each(func(i int32, sp *span) {
-			if sp.has(flagStarted) {
-				tl.bars = append(tl.bars, bar{
-					label: displayLabel(sp), err: sp.err, id: sp.id, start: sp.started, end: end(sp),
-					wait: sp.started - sp.queued, lane: lanes[i], attempts: sp.attempts, kind: sp.kind,
-				})
+			if !sp.has(flagStarted) {
+				return
+			}
+			b := bar{
+				label: displayLabel(sp), err: sp.err, id: sp.id, dur: end(sp) - sp.started,
+				wait: sp.started - sp.queued, attempts: sp.attempts, kind: sp.kind,
+			}
+			for _, w := range r.waits[i] {
+				b.backoff += w.to - w.from
+			}
+			k := 0
+			for st := range r.stretches(i, sp.started, end(sp)) {
+				b.start, b.end, b.lane = st.from, st.to, lanes.of(i, k)
+				if k > 0 {
+					prev := tl.bars[len(tl.bars)-1]
+					tl.gaps = append(tl.gaps, gap{label: b.label, from: prev.end, to: st.from, lane: prev.lane})
+				}
+				tl.bars = append(tl.bars, b)
+				k++
 			}
 		})
 	}
@@ -159,7 +188,7 @@ func (r *Recorder) timeline(minSpan int64) *timeline {
 
 // cells sums busy time per row, bucket and outcome, then merges
 // neighbouring buckets of one row that look the same; r.mu is held.
-func (r *Recorder) cells(tl *timeline, lanes []int32, end func(*span) int64) []cell {
+func (r *Recorder) cells(tl *timeline, lanes *lanes, end func(*span) int64) []cell {
 	width := float64(tl.end-tl.zero) / buckets
 	busy := make([][len(kindNames)]int64, tl.rows*buckets)
 	done := make([][len(kindNames)]int32, tl.rows*buckets)
@@ -168,16 +197,19 @@ func (r *Recorder) cells(tl *timeline, lanes []int32, end func(*span) int64) []c
 		if !sp.has(flagStarted) {
 			return
 		}
-		row := int(lanes[i]) / tl.perRow
-		s, e := sp.started, end(sp)
-		done[row*buckets+bucket(e)][sp.kind]++
-		for b := bucket(s); b <= bucket(e); b++ {
-			lo := tl.zero + int64(float64(b)*width)
-			hi := tl.zero + int64(float64(b+1)*width)
-			if d := min(e, hi) - max(s, lo); d > 0 {
-				busy[row*buckets+b][sp.kind] += d
+		k, row := 0, 0
+		for st := range r.stretches(i, sp.started, end(sp)) {
+			row = int(lanes.of(i, k)) / tl.perRow
+			for b := bucket(st.from); b <= bucket(st.to); b++ {
+				lo := tl.zero + int64(float64(b)*width)
+				hi := tl.zero + int64(float64(b+1)*width)
+				if d := min(st.to, hi) - max(st.from, lo); d > 0 {
+					busy[row*buckets+b][sp.kind] += d
+				}
 			}
+			k++
 		}
+		done[row*buckets+bucket(end(sp))][sp.kind]++
 	})
 	capacity := width * float64(tl.perRow)
 	var out []cell
@@ -274,6 +306,8 @@ svg .area{fill:#1e88e5;fill-opacity:.25;stroke:#1e88e5;stroke-width:1}
 svg .limit{fill:none;stroke:#e53935;stroke-dasharray:4 3;stroke-width:1.5}
 g.lanes rect{stroke:#fff;stroke-width:.6}
 g.lanes rect:hover{stroke:#000;stroke-width:1}
+g.lanes line.wait{stroke:#757575;stroke-width:2;stroke-dasharray:4 3}
+g.lanes line.wait:hover{stroke:#000}
 .code{background:#f6f8fa;border-radius:6px;padding:8px 12px;font:13px/1.4 ui-monospace,monospace;white-space:pre;overflow-x:auto}
 svg .keylimit{fill:none;stroke-width:1.2}
 svg .l1{fill-opacity:.3}svg .l2{fill-opacity:.55}svg .l3{fill-opacity:.8}
@@ -319,7 +353,7 @@ func (p page) run(s Summary, maxBars int) {
 			`hover a bucket for its counts. The slowest tasks are listed below the timeline.</p>`+"\n",
 			p.id("aggregated"), esc(why), buckets, fmtDur(time.Duration(float64(tl.end-tl.zero)/buckets)))
 	}
-	p.legend(s.Outcomes)
+	p.legend(s.Outcomes, len(tl.gaps) > 0)
 	p.svg(s)
 	p.slowest(s.Slowest)
 }
@@ -354,7 +388,9 @@ func (p page) summary(s Summary) {
 	p.f("</table></section>\n")
 }
 
-func (p page) legend(o Outcomes) {
+// legend names the outcomes' colours and, when a task waited between
+// attempts (waits true), the line drawn for its wait.
+func (p page) legend(o Outcomes, waits bool) {
 	p.f(`<div class="legend" id="%s">`, p.id("legend"))
 	for _, k := range kinds {
 		n := *o.of(k)
@@ -362,6 +398,9 @@ func (p page) legend(o Outcomes) {
 			continue
 		}
 		p.f(`<span><i style="background:%s"></i>%s %d</span>`, kindColors[k], k, n)
+	}
+	if waits {
+		p.f(`<span><i style="height:0;border-top:2px dashed #757575;border-radius:0"></i>waiting for a retry</span>`)
 	}
 	p.f("</div>\n")
 }
@@ -449,15 +488,27 @@ func (p page) chart() {
 	p.f("</g>\n")
 }
 
+// bars draws the gaps, then the bars over them: where another task ran on
+// a lane while a task waited there for its retry, the other task's bar
+// hides that part of the gap.
 func (p page) bars() {
 	rh := p.rowHeight()
+	for _, g := range p.tl.gaps {
+		y := lanesTop + rh*float64(g.lane) + rh/2
+		p.f(`<line class="wait" x1="%.2f" x2="%.2f" y1="%.1f" y2="%.1f"><title>%s&#10;waiting %s for a retry, holding no slot</title></line>`+"\n",
+			p.x(g.from), p.x(g.to), y, y, esc(g.label), fmtDur(time.Duration(g.to-g.from)))
+	}
 	for _, b := range p.tl.bars {
 		x := p.x(b.start)
 		w := max(p.x(b.end)-x, 0.5)
 		y := lanesTop + rh*float64(b.lane) + 1
 		p.f(`<rect class="%s" x="%.2f" y="%.1f" width="%.2f" height="%.1f"><title>%s&#10;%s, %s, %s, waited %s`,
-			b.kind, x, y, w, max(rh-2, 1), esc(b.label), fmtDur(time.Duration(b.end-b.start)), b.kind,
+			b.kind, x, y, w, max(rh-2, 1), esc(b.label), fmtDur(time.Duration(b.dur)), b.kind,
 			plural(int(b.attempts), "attempt"), fmtDur(time.Duration(b.wait)))
+		if b.backoff > 0 {
+			p.f("&#10;ran %s; waited %s between attempts for retries, holding no slot",
+				fmtDur(time.Duration(b.dur-b.backoff)), fmtDur(time.Duration(b.backoff)))
+		}
 		if b.err != "" {
 			p.f("&#10;%s", esc(b.err))
 		}

@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,3 +183,177 @@ func TestTickStep(t *testing.T) {
 }
 
 func timeDur(ns int64) time.Duration { return time.Duration(ns) }
+
+// drawn is a bar, gap line or cell of a timeline page: times in
+// milliseconds from the first event, read back from the coordinates.
+type drawn struct {
+	label    string // the first line of its hover text
+	from, to float64
+	y        float64 // the same for everything on one lane
+	title    string
+}
+
+var (
+	barRe  = regexp.MustCompile(`<rect class="\w+[^"]*" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="[\d.]+"><title>([^<]*)</title>`)
+	waitRe = regexp.MustCompile(`<line class="wait" x1="([\d.]+)" x2="([\d.]+)" y1="([\d.]+)" y2="[\d.]+"><title>([^<]*)</title>`)
+)
+
+// drawnOn reads the bars (or cells) and gap lines of a page whose timeline
+// spans spanMs milliseconds.
+func drawnOn(t *testing.T, page string, spanMs float64) (bars, gaps []drawn) {
+	t.Helper()
+	num := func(s string) float64 {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	ms := func(x float64) float64 { return math.Round((x-plotLeft)/plotWidth*spanMs*10) / 10 }
+	label := func(title string) string { return strings.SplitN(title, "&#10;", 2)[0] }
+	for _, m := range barRe.FindAllStringSubmatch(page, -1) {
+		x, w := num(m[1]), num(m[3])
+		bars = append(bars, drawn{label: label(m[4]), from: ms(x), to: ms(x + w), y: num(m[2]), title: m[4]})
+	}
+	for _, m := range waitRe.FindAllStringSubmatch(page, -1) {
+		gaps = append(gaps, drawn{label: label(m[4]), from: ms(num(m[1])), to: ms(num(m[2])), y: num(m[3]), title: m[4]})
+	}
+	return bars, gaps
+}
+
+// lanesOf returns where each of the labelled task's bars starts and ends,
+// and the lane (counted by distinct y from the top) of each.
+func lanesOf(bars []drawn, label string) (times [][2]float64, lanes []int) {
+	var ys []float64
+	for _, b := range bars {
+		if !slices.Contains(ys, b.y) {
+			ys = append(ys, b.y)
+		}
+	}
+	slices.Sort(ys)
+	for _, b := range bars {
+		if b.label == label {
+			times = append(times, [2]float64{b.from, b.to})
+			lanes = append(lanes, slices.Index(ys, b.y))
+		}
+	}
+	return times, lanes
+}
+
+// TestHTMLBackoffIsNotABar checks, at limit 1, that a task waiting for its
+// retry is not drawn as running and holds no lane: the task that ran in
+// the freed slot shares its lane, and the page has one lane, not two.
+func TestHTMLBackoffIsNotABar(t *testing.T) {
+	page := htmlOf(t, backoffRecorder())
+	checkSelfContained(t, page)
+	if !strings.Contains(page, `aria-label="timeline of 2 tasks on 1 lanes"`) {
+		t.Errorf("page does not draw 1 lane at a limit of 1: %s", regexp.MustCompile(`aria-label="[^"]*"`).FindString(page))
+	}
+	bars, gaps := drawnOn(t, page, 1200)
+	for _, c := range []struct {
+		label string
+		want  [][2]float64
+	}{
+		{"a", [][2]float64{{0, 100}, {1100, 1200}}},
+		{"b", [][2]float64{{100, 900}}},
+	} {
+		times, lanes := lanesOf(bars, c.label)
+		if !slices.Equal(times, c.want) {
+			t.Errorf("task %s drawn running over %v (ms), want %v", c.label, times, c.want)
+		}
+		for _, l := range lanes {
+			if l != 0 {
+				t.Errorf("task %s drawn on lane %d, want 0", c.label, l)
+			}
+		}
+	}
+	if len(gaps) != 1 || gaps[0].label != "a" || gaps[0].from != 100 || gaps[0].to != 1100 ||
+		!strings.Contains(gaps[0].title, "waiting 1s for a retry") || gaps[0].y <= bars[0].y || gaps[0].y >= bars[0].y+18 {
+		t.Errorf("wait lines %+v, want one for a from 100 to 1100ms on its lane, saying it waited for a retry", gaps)
+	}
+	for _, b := range bars {
+		if b.label == "a" && !strings.Contains(b.title, "ran 200ms; waited 1s between attempts") {
+			t.Errorf("hover text of a's bar %q does not tell running from waiting", b.title)
+		}
+	}
+	if !strings.Contains(page, "waiting for a retry</span>") {
+		t.Errorf("legend does not explain the wait line")
+	}
+}
+
+// TestHTMLRetryLane checks where a retried task's later attempts go: on
+// its own lane when that is free, even if a lower one is, and on another
+// free lane rather than a new one when its own is taken.
+func TestHTMLRetryLane(t *testing.T) {
+	type run struct {
+		label     string
+		stretches [][2]float64 // attempts, each retried after a wait
+	}
+	for _, c := range []struct {
+		name   string
+		runs   []run
+		lanes  int
+		aLanes []int
+	}{
+		{
+			name: "own lane free",
+			runs: []run{
+				{"x", [][2]float64{{0, 50}}},                 // lane 0
+				{"a", [][2]float64{{10, 100}, {1100, 1200}}}, // lane 1, and again at 1100 though 0 is free
+				{"y", [][2]float64{{60, 1050}}},              // lane 0
+			},
+			lanes: 2, aLanes: []int{1, 1},
+		},
+		{
+			name: "own lane taken",
+			runs: []run{
+				{"a", [][2]float64{{0, 100}, {1000, 1100}}}, // lane 0, then lane 1: b holds lane 0
+				{"x", [][2]float64{{0, 500}}},               // lane 1
+				{"b", [][2]float64{{100, 1200}}},            // lane 0, which a left
+			},
+			lanes: 2, aLanes: []int{0, 1},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := New()
+			for i, run := range c.runs {
+				info := fanout.TaskInfo{ID: uint64(i + 1), Label: run.label}
+				r.TaskQueued(info, ms(0))
+				for k, st := range run.stretches {
+					r.AttemptStarted(info, k+1, ms(st[0]))
+					r.AttemptFinished(info, k+1, nil, ms(st[1]))
+				}
+				r.TaskFinished(info, fanout.Outcome{Attempts: len(run.stretches)}, ms(run.stretches[len(run.stretches)-1][1]))
+			}
+			if p := r.Summary().Peak; p != c.lanes {
+				t.Fatalf("peak %d, want %d", p, c.lanes)
+			}
+			page := htmlOf(t, r)
+			if want := fmt.Sprintf(`on %d lanes"`, c.lanes); !strings.Contains(page, want) {
+				t.Errorf("page lacks %q: %s", want, regexp.MustCompile(`aria-label="[^"]*"`).FindString(page))
+			}
+			bars, _ := drawnOn(t, page, 1200)
+			if _, lanes := lanesOf(bars, "a"); !slices.Equal(lanes, c.aLanes) {
+				t.Errorf("a's attempts drawn on lanes %v, want %v", lanes, c.aLanes)
+			}
+		})
+	}
+}
+
+// TestHTMLAggregatedBackoffIsNotBusy checks the aggregated view: a task
+// waiting for its retry makes no lane busy, and holds no lane.
+func TestHTMLAggregatedBackoffIsNotBusy(t *testing.T) {
+	page := htmlOf(t, backoffRecorder(WithMaxBars(1)))
+	if !strings.Contains(page, `id="aggregated"`) || !strings.Contains(page, `on 1 lanes"`) {
+		t.Errorf("page is not aggregated on 1 lane: %s", regexp.MustCompile(`aria-label="[^"]*"`).FindString(page))
+	}
+	cells, _ := drawnOn(t, page, 1200)
+	if len(cells) == 0 {
+		t.Fatal("no cells")
+	}
+	for _, c := range cells {
+		if c.from < 1000 && c.to > 1000 {
+			t.Errorf("a cell from %vms to %vms is busy while a only waited for its retry: %s", c.from, c.to, c.title)
+		}
+	}
+}

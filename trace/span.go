@@ -84,7 +84,7 @@ type Span struct {
 	ID       uint64    `json:"id"`
 	Label    string    `json:"label,omitempty"`
 	Key      string    `json:"key,omitempty"`
-	Lane     int       `json:"lane"` // concurrency slot, from 0; -1 if it never started
+	Lane     int       `json:"lane"` // concurrency slot of its first attempt, from 0; -1 if it never started
 	Queued   time.Time `json:"queued"`
 	Started  time.Time `json:"started,omitzero"`  // first attempt
 	Finished time.Time `json:"finished,omitzero"` // when its last attempt returned; if it never ran, when it settled

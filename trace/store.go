@@ -61,51 +61,126 @@ func (s *store) each(f func(i int32, sp *span)) {
 	}
 }
 
-// assignLanes gives every started task a lane, a concurrency slot: in
-// order of start time, the lowest lane free at that moment, held until the
-// task finishes (unfinished tasks until last). This is interval
-// partitioning, so bars on one lane never overlap and the number of lanes
-// is the most tasks running at once. Lanes are assigned from the recorded
-// times, not in the order hooks arrive, so hooks of neighbouring tasks
-// reported out of time order cannot open a needless lane. It returns the
-// lane of each span (-1 if it never started) and the number of lanes.
-func (s *store) assignLanes(last int64) (lanes []int32, count int) {
-	lanes = make([]int32, s.n)
+// lanes is where the timeline draws each task: a lane is a concurrency
+// slot the recorder assigns itself from the recorded times.
+type lanes struct {
+	first []int32           // by span index: the lane of its first stretch; -1 if it never started
+	later map[int32][]int32 // by span index, for tasks that waited between attempts: the lanes of their later stretches
+	count int               // lanes used
+}
+
+// of returns the lane of stretch k (from 0) of span i.
+func (l *lanes) of(i int32, k int) int32 {
+	if k == 0 {
+		return l.first[i]
+	}
+	return l.later[i][k-1]
+}
+
+// assignLanes gives every stretch of every started task a lane (see
+// Recorder.stretches). In order of start time, a stretch takes the lowest
+// lane free at that moment, held until the stretch ends (an unfinished
+// task's last one until r.last); a later stretch of a task takes the lane
+// of its previous one instead when that lane is free, so that a retried
+// task usually stays on one lane. This is interval partitioning (of
+// stretches, not of tasks), so stretches on one lane never overlap and
+// the number of lanes is the most tasks running at once: a task waiting
+// for its retry holds no lane, and another can run on it meanwhile.
+// Lanes are assigned from the recorded times, not in the order hooks
+// arrive, so hooks of neighbouring tasks reported out of time order cannot
+// open a needless lane. r.mu is held.
+func (r *Recorder) assignLanes() lanes {
+	type stretch struct{ i, k int32 } // stretch k of span i
+	s := &r.spans
+	l := lanes{first: make([]int32, s.n)}
+	// First stretches in order, and the later ones (few: only tasks that
+	// waited have any) apart, merged below, to keep the sort as cheap as
+	// when there are none.
 	order := make([]int32, 0, s.n)
+	var later []stretch
 	s.each(func(i int32, sp *span) {
-		lanes[i] = -1
+		l.first[i] = -1
 		if sp.has(flagStarted) {
 			order = append(order, i)
+			for k := range len(r.waits[i]) {
+				later = append(later, stretch{i, int32(k + 1)})
+			}
 		}
 	})
+	// from and to are where stretch u starts and ends.
+	from := func(u stretch) int64 {
+		if u.k == 0 {
+			return s.at(u.i).started
+		}
+		return r.waits[u.i][u.k-1].to
+	}
+	to := func(u stretch, from int64) int64 {
+		sp, waits := s.at(u.i), r.waits[u.i]
+		end := r.last
+		switch {
+		case int(u.k) < len(waits):
+			end = waits[u.k].from
+		case sp.has(flagFinished):
+			end = sp.finished
+		}
+		return max(end, from)
+	}
 	slices.SortFunc(order, func(a, b int32) int {
 		return cmp.Or(cmp.Compare(s.at(a).started, s.at(b).started), cmp.Compare(a, b))
+	})
+	slices.SortFunc(later, func(a, b stretch) int {
+		return cmp.Or(cmp.Compare(from(a), from(b)), cmp.Compare(a.i, b.i))
 	})
 	type hold struct {
 		end  int64
 		lane int32
 	}
 	busy := heap[hold]{less: func(a, b hold) bool { return a.end < b.end }}
+	// free may hold lanes taken since they were freed (a task's later
+	// stretch takes its own lane out of turn); isFree tells them apart.
 	free := heap[int32]{less: func(a, b int32) bool { return a < b }}
-	for _, i := range order {
-		sp := s.at(i)
-		for len(busy.s) > 0 && busy.s[0].end <= sp.started {
-			free.push(busy.pop().lane)
-		}
-		lane := int32(count)
-		if len(free.s) > 0 {
-			lane = free.pop()
+	var isFree []bool
+	for len(order) > 0 || len(later) > 0 {
+		var u stretch
+		if len(later) > 0 && (len(order) == 0 || from(later[0]) < s.at(order[0]).started) {
+			u, later = later[0], later[1:]
 		} else {
-			count++
+			u, order = stretch{order[0], 0}, order[1:]
 		}
-		lanes[i] = lane
-		end := last
-		if sp.has(flagFinished) {
-			end = sp.finished
+		start := from(u)
+		for len(busy.s) > 0 && busy.s[0].end <= start {
+			lane := busy.pop().lane
+			free.push(lane)
+			isFree[lane] = true
 		}
-		busy.push(hold{end: max(end, sp.started), lane: lane})
+		lane := int32(-1)
+		if u.k > 0 {
+			if prev := l.of(u.i, int(u.k)-1); isFree[prev] {
+				lane = prev
+			}
+		}
+		for lane < 0 && len(free.s) > 0 {
+			if f := free.pop(); isFree[f] {
+				lane = f
+			}
+		}
+		if lane < 0 {
+			lane = int32(l.count)
+			l.count++
+			isFree = append(isFree, false)
+		}
+		isFree[lane] = false
+		if u.k == 0 {
+			l.first[u.i] = lane
+		} else {
+			if l.later == nil {
+				l.later = make(map[int32][]int32)
+			}
+			l.later[u.i] = append(l.later[u.i], lane)
+		}
+		busy.push(hold{end: to(u, start), lane: lane})
 	}
-	return lanes, count
+	return l
 }
 
 // heap is a binary min-heap ordered by less.

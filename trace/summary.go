@@ -291,11 +291,11 @@ func (r *Recorder) slowest(n int) []Span {
 	if len(top) == 0 {
 		return nil
 	}
-	lanes, _ := r.spans.assignLanes(r.last)
+	lanes := r.assignLanes()
 	out := make([]Span, len(top))
 	for i, idx := range top {
 		sp := r.spans.at(idx)
-		out[i] = r.public(sp, lanes[idx])
+		out[i] = r.public(sp, lanes.first[idx])
 		if !sp.has(flagFinished) {
 			out[i].Finished = r.time(r.last)
 		}

@@ -146,12 +146,11 @@ func TestFmtDur(t *testing.T) {
 	}
 }
 
-// TestBackoffIsNotRunning checks that the time a task waits between its
-// attempts (a retry's backoff, holding no slot) does not count as running:
-// at limit 1, task b runs while a waits for its retry, and the figures must
-// not show two tasks running at once.
-func TestBackoffIsNotRunning(t *testing.T) {
-	r := New()
+// backoffRecorder records two tasks at limit 1: a runs from 0 to 100ms,
+// fails and waits for its retry until 1100ms; b runs in the freed slot
+// from 100 to 900ms; a's second attempt runs from 1100 to 1200ms.
+func backoffRecorder(opts ...Option) *Recorder {
+	r := New(opts...)
 	r.LimitChanged(1, ms(0))
 	a := fanout.TaskInfo{ID: 1, Label: "a"}
 	b := fanout.TaskInfo{ID: 2, Label: "b"}
@@ -166,7 +165,15 @@ func TestBackoffIsNotRunning(t *testing.T) {
 	r.AttemptStarted(a, 2, ms(1100))
 	r.AttemptFinished(a, 2, nil, ms(1200))
 	r.TaskFinished(a, fanout.Outcome{Attempts: 2}, ms(1200))
+	return r
+}
 
+// TestBackoffIsNotRunning checks that the time a task waits between its
+// attempts (a retry's backoff, holding no slot) does not count as running:
+// at limit 1, task b runs while a waits for its retry, and the figures must
+// not show two tasks running at once.
+func TestBackoffIsNotRunning(t *testing.T) {
+	r := backoffRecorder()
 	s := r.Summary()
 	if s.Peak != 1 {
 		t.Errorf("peak %d, want 1: a waiting for its retry is not running", s.Peak)

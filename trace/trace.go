@@ -20,11 +20,15 @@
 // reports a task while it is still running, which asyncio cannot.
 //
 // A task's span runs from its first attempt's start to its last attempt's
-// end (retries and their backoff included). Each task is drawn on a lane,
-// a concurrency slot the recorder assigns itself from the recorded times:
-// the lowest lane free when the task started, held until it finished, so
-// tasks on one lane never overlap and the number of lanes is the highest
-// concurrency observed.
+// end (retries and their backoff included). The exports draw only the
+// times a task ran: a task that waited between attempts (a retry's
+// backoff, holding no slot) is drawn as one bar per stretch of attempts,
+// and the wait apart from them. Each stretch is drawn on a lane, a
+// concurrency slot the recorder assigns itself from the recorded times:
+// the lowest lane free when the stretch started (or the lane of the
+// task's previous stretch, if free), held until it ended, so bars on one
+// lane never overlap and the number of lanes is the highest concurrency
+// observed.
 //
 // The summary's serial-run warning is a heuristic on timing alone; see
 // [Summary.Serial] and the comment on judge in serial.go for what it
@@ -36,6 +40,7 @@ package trace
 
 import (
 	"context"
+	"iter"
 	"log/slog"
 	"sync"
 	"time"
@@ -356,9 +361,9 @@ func (r *Recorder) public(sp *span, lane int32) Span {
 func (r *Recorder) Spans() []Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	lanes, _ := r.spans.assignLanes(r.last)
+	lanes := r.assignLanes()
 	out := make([]Span, 0, r.spans.n)
-	r.spans.each(func(i int32, sp *span) { out = append(out, r.public(sp, lanes[i])) })
+	r.spans.each(func(i int32, sp *span) { out = append(out, r.public(sp, lanes.first[i])) })
 	return out
 }
 
@@ -377,6 +382,24 @@ func cut(s string, n int) string {
 
 // interval is a span of time [from, to) in offsets.
 type interval struct{ from, to int64 }
+
+// stretches yields, in time order, the intervals in which the task of
+// span i ran: from its first attempt's start to end, cut by its waits
+// between attempts. A stretch runs from the start of an attempt to the end
+// of the last attempt before the task waited for a retry, or finished; a
+// task that never waited has one. r.mu is held.
+func (r *Recorder) stretches(i int32, start, end int64) iter.Seq[interval] {
+	return func(yield func(interval) bool) {
+		from := start
+		for _, w := range r.waits[i] {
+			if !yield(interval{from, max(w.from, from)}) {
+				return
+			}
+			from = w.to
+		}
+		yield(interval{from, max(end, from)})
+	}
+}
 
 // running adds to starts and ends the intervals in which the task of span
 // i ran, from its first attempt's start to end, less its waits between
