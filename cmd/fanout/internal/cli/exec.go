@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fanout-go/fanout"
 	"github.com/fanout-go/fanout/cmd/fanout/internal/procrun"
@@ -269,8 +271,12 @@ func dryRun(env Env, c *Common, tmpl *procrun.Template, inputs []string) error {
 type ExecRecord struct {
 	// Index is the position of the line in the input, from 0.
 	Index int `json:"index"`
-	// Input is the line.
-	Input string `json:"input"`
+	// Input is the line. JSON strings hold only Unicode: a line that is
+	// not valid UTF-8 shows each invalid byte as U+FFFD there, and
+	// InputBase64 then holds its exact bytes (empty otherwise). The same
+	// goes for Stdout and Stderr. CSV keeps the bytes as they are.
+	Input       string `json:"input"`
+	InputBase64 string `json:"input_base64,omitempty"`
 	// Argv is the command as run (the last attempt's), after replacement.
 	Argv []string `json:"argv"`
 	// ExitCode is the exit status; -1 when the job did not exit on its own
@@ -288,6 +294,8 @@ type ExecRecord struct {
 	// was written as it is.
 	Stdout          string `json:"stdout"`
 	Stderr          string `json:"stderr"`
+	StdoutBase64    string `json:"stdout_base64,omitempty"`
+	StderrBase64    string `json:"stderr_base64,omitempty"`
 	StdoutTruncated bool   `json:"stdout_truncated,omitempty"`
 	StderrTruncated bool   `json:"stderr_truncated,omitempty"`
 	// Error says why the job failed; empty when it exited 0.
@@ -306,6 +314,15 @@ type ExecRecord struct {
 // execSucceeded is exec's success predicate: the job ran and exited 0. A
 // record that did not succeed (failed, timed out, canceled) must run again
 // on resume.
+// exactBytes is s in standard base64 when s is not valid UTF-8, which a
+// JSON string cannot hold as it is, and "" otherwise.
+func exactBytes(s string) string {
+	if utf8.ValidString(s) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s))
+}
+
 func execSucceeded(r ExecRecord) bool { return r.Attempts > 0 && r.ExitCode == 0 && r.ErrorKind == "" }
 
 // execResultOptions returns what of exec's options changes a job's
@@ -550,7 +567,7 @@ func (r *execRunner) runAll(ctx context.Context, e *fanout.Executor, in iter.Seq
 func (r *execRunner) record(j *job, err error) ExecRecord {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	rec := ExecRecord{Index: j.seq, Input: j.line.Text, ExitCode: -1, Attempts: j.attempts}
+	rec := ExecRecord{Index: j.seq, Input: j.line.Text, InputBase64: exactBytes(j.line.Text), ExitCode: -1, Attempts: j.attempts}
 	if res := j.res; res != nil {
 		rec.Argv = res.Argv
 		rec.ExitCode = res.ExitCode
@@ -560,6 +577,7 @@ func (r *execRunner) record(j *job, err error) ExecRecord {
 		if r.records {
 			rec.Stdout, rec.StdoutTruncated = res.Stdout.String(), res.Stdout.Truncated()
 			rec.Stderr, rec.StderrTruncated = res.Stderr.String(), res.Stderr.Truncated()
+			rec.StdoutBase64, rec.StderrBase64 = exactBytes(rec.Stdout), exactBytes(rec.Stderr)
 		}
 		rec.Duration = j.last.Sub(j.first)
 		rec.DurationMS = float64(rec.Duration.Microseconds()) / 1000

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,6 +87,45 @@ func TestExecExactInput(t *testing.T) {
 	stdout, stderr, err := runCLI(t, "", "exec", "-c", "1", "printf", "<%s>\n", ":::", " a ", "caf\xe9")
 	if want := "< a >\n<caf\xe9>\n"; err != nil || stdout != want {
 		t.Errorf("::: stdout %q, want %q (%v: %s)", stdout, want, err, stderr)
+	}
+}
+
+// TestExecJSONExactBytes: a JSON string holds only Unicode, so a record
+// whose input, stdout or stderr is not valid UTF-8 carries the exact bytes
+// in base64 beside the text; valid text gets no such field. Before, a
+// Latin-1 file name came out of -o jsonl as "caf\ufffd.txt", a name no
+// file has.
+func TestExecJSONExactBytes(t *testing.T) {
+	stdout, stderr, err := runCLI(t, "caf\xe9.txt\nplain\n", "exec", "-c", "1", "-o", "jsonl", "--shell", "--",
+		`printf '%s\n' {}; printf '%s' {} >&2`)
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	var raw []map[string]any
+	for l := range strings.Lines(stdout) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		raw = append(raw, m)
+	}
+	if len(raw) != 2 {
+		t.Fatalf("%d records, want 2:\n%s", len(raw), stdout)
+	}
+	for field, want := range map[string]string{"input_base64": "caf\xe9.txt", "stdout_base64": "caf\xe9.txt\n", "stderr_base64": "caf\xe9.txt"} {
+		s, _ := raw[0][field].(string)
+		got, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || string(got) != want {
+			t.Errorf("%s = %q (%q, %v), want the bytes %q", field, s, got, err, want)
+		}
+	}
+	if in := raw[0]["input"]; in != "caf\ufffd.txt" {
+		t.Errorf("input = %q, want the text with U+FFFD", in)
+	}
+	for _, field := range []string{"input_base64", "stdout_base64", "stderr_base64"} {
+		if v, ok := raw[1][field]; ok {
+			t.Errorf("a valid UTF-8 record has %s = %q", field, v)
+		}
 	}
 }
 
