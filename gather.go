@@ -13,7 +13,7 @@ func settledIndexes[T any](fs []*Future[T]) (chan int, func()) {
 	ch := make(chan int, len(fs))
 	stops := make([]func() bool, len(fs))
 	for i, f := range fs {
-		stops[i] = f.t.watch(func() { ch <- i }, false)
+		stops[i] = f.t.watch(func() { ch <- i })
 	}
 	return ch, func() {
 		for _, stop := range stops {

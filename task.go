@@ -44,9 +44,10 @@ type runner interface {
 
 // task is the untyped half of a Future and also the context.Context its
 // function receives. Being its own context saves the allocations of a
-// context.WithCancel per task: its Done channel is the future's, closed when
-// the future settles, so a canceled task's function sees ctx.Done() at the
-// moment Await returns.
+// context.WithCancel per task for the functions that never ask for Done:
+// the channel, and the context behind it (doneCtx), are made on the first
+// Done and closed when the future settles, so a canceled task's function
+// sees ctx.Done() at the moment Await returns.
 //
 // A task keeps the context given to Submit (parent) because it is a context
 // derived from it, like the standard library's cancelCtx.
@@ -201,6 +202,14 @@ type doneCtx struct {
 // asked for its Done channel.
 var settledDone = &doneCtx{}
 
+// channel is the task's Done channel.
+func (d *doneCtx) channel() <-chan struct{} {
+	if d.ctx == nil {
+		return closedchan
+	}
+	return d.ctx.Done()
+}
+
 // closedchan is the Done channel of a task that settled before anyone asked
 // for one.
 var closedchan = func() chan struct{} {
@@ -215,10 +224,7 @@ func (t *task) Done() <-chan struct{} {
 	if d == nil {
 		d = t.makeDone()
 	}
-	if d.ctx == nil {
-		return closedchan
-	}
-	return d.ctx.Done()
+	return d.channel()
 }
 
 // settledChan returns a channel closed when the task settles, for Await,
@@ -227,10 +233,7 @@ func (t *task) Done() <-chan struct{} {
 // channel's context costs six.
 func (t *task) settledChan() <-chan struct{} {
 	if d := t.done.Load(); d != nil {
-		if d.ctx == nil {
-			return closedchan
-		}
-		return d.ctx.Done()
+		return d.channel()
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -310,32 +313,15 @@ func (t *task) Value(key any) any {
 
 func (t *task) String() string { return fmt.Sprintf("fanout.task(%d %q)", t.info.ID, t.info.Label) }
 
-// AfterFunc arranges for f to run when the task settles, and lets the
-// standard library's context package propagate cancellation to contexts
-// derived from a task's context without a goroutine each. f runs in the
-// settling goroutine, or in a new goroutine when the task has settled
-// already; it must not block.
-//
-// When the task has settled already, f runs in a new goroutine: the context
-// package calls AfterFunc holding a lock that f takes.
-func (t *task) AfterFunc(f func()) (stop func() bool) {
-	return t.watch(f, true)
-}
-
 // watch runs f when the task settles, in the settling goroutine; if it has
-// settled already, now (or in a new goroutine when async). Unlike onSettle,
-// the returned stop takes f back: Gather and AsCompleted stop theirs when
-// they return, so a long-lived future keeps no callback of a waiter that
-// gave up.
-func (t *task) watch(f func(), async bool) (stop func() bool) {
+// settled already, now. Unlike onSettle, the returned stop takes f back:
+// Gather and AsCompleted stop theirs when they return, so a long-lived
+// future keeps no callback of a waiter that gave up.
+func (t *task) watch(f func()) (stop func() bool) {
 	t.mu.Lock()
 	if t.settled {
 		t.mu.Unlock()
-		if async {
-			go f()
-		} else {
-			f()
-		}
+		f()
 		return func() bool { return false }
 	}
 	a := &afterFunc{f: f}
