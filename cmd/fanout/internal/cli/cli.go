@@ -52,8 +52,9 @@ type Env struct {
 	Width func() int
 	// StartReaper starts the process that kills what is left of exec's
 	// jobs if fanout dies without stopping them (package reaper); nil for
-	// none. exec calls it at its first job.
-	StartReaper func() (*reaper.Reaper, error)
+	// none. exec calls it at its first job, with the run's id
+	// (procrun.EnvRun).
+	StartReaper func(run string) (*reaper.Reaper, error)
 }
 
 // Screen returns the console.Screen that owns env's stdout and stderr for

@@ -45,7 +45,12 @@ terminal. --timeout, --halt now and an interrupt stop a job's whole process
 group: SIGTERM, then SIGKILL after --kill-after. If fanout itself dies
 (SIGKILL, a crash), on Linux each job's whole group is killed too, processes
 it put in the background included: a small reaper process, started with the
-first job, sees fanout gone and kills them.
+first job, sees fanout gone and kills them. On Linux, processes a job put
+outside its group (setsid, daemons) are killed (SIGKILL) once the job ends,
+however it ends.
+
+Each job, and all it starts, has FANOUT_SEQ set to its number ({#}) and
+FANOUT_RUN to an id of the run (GNU parallel's PARALLEL_SEQ, PARALLEL_PID).
 
 The command goes after --; without flags, "fanout exec COMMAND ARG..." works too.
 
@@ -357,9 +362,10 @@ type execRunner struct {
 	halt                 haltSpec
 	total                int // number of inputs when known, else -1
 
-	startReaper func() (*reaper.Reaper, error)
+	startReaper func(run string) (*reaper.Reaper, error)
 	reaperOnce  sync.Once
-	reaper      *reaper.Reaper // nil before the first job, or without one
+	reaper      *reaper.Reaper    // nil before the first job, or without one
+	escapees    *procrun.Escapees // nil before the first job
 
 	mu                         sync.Mutex
 	finished, failed, succeded int
@@ -424,12 +430,15 @@ func (r *execRunner) run(ctx context.Context, j *job) (*job, error) {
 		actx, cancel = context.WithTimeoutCause(ctx, r.timeout, procrun.ErrTimeout)
 		defer cancel()
 	}
+	groups, escapees := r.watchers()
 	res, err := procrun.Run(actx, argv, procrun.Options{
 		Path:      r.path,
 		Stdout:    r.stdoutCap,
 		Stderr:    r.stderrCap,
 		KillAfter: r.killAfter,
-		Groups:    r.groups(),
+		Groups:    groups,
+		Escapees:  escapees,
+		Seq:       j.line.Index + 1, // {#}
 	})
 	j.mu.Lock()
 	j.attempts++
@@ -452,27 +461,36 @@ func (r *execRunner) run(ctx context.Context, j *job) (*job, error) {
 	return j, err
 }
 
-// groups returns what to tell of each job's process group: the reaper,
-// started at the first job so that a run without jobs pays nothing. nil
-// when there is none, or it could not start: the run goes on without it,
-// as before it existed (each job's own process still dies with fanout on
-// Linux), and there is no --verbose to say so.
-func (r *execRunner) groups() procrun.GroupWatcher {
+// watchers starts, at the first job, what watches the run's processes: the
+// tracker of the processes jobs leave outside their groups (Escapees),
+// and the reaper, so that a run without jobs pays for neither. The
+// reaper is nil when there is none, or it could not start: the run goes
+// on without it, as before it existed (each job's own process still dies
+// with fanout on Linux), and there is no --verbose to say so.
+func (r *execRunner) watchers() (procrun.GroupWatcher, *procrun.Escapees) {
 	r.reaperOnce.Do(func() {
+		r.escapees = procrun.NewEscapees()
 		if r.startReaper != nil {
-			r.reaper, _ = r.startReaper()
+			r.reaper, _ = r.startReaper(r.escapees.RunID())
+		}
+		if r.reaper != nil {
+			r.escapees.Spare(r.reaper.Pid())
 		}
 	})
 	if r.reaper == nil {
-		return nil // not a typed nil in the interface
+		return nil, r.escapees // not a typed nil in the interface
 	}
-	return r.reaper
+	return r.reaper, r.escapees
 }
 
-// closeReaper ends the reaper, once every job has ended and its group is
-// gone: the reaper finds nothing listed and exits, and is waited for.
+// closeReaper stops what the jobs left running, once every job has ended
+// and its group is gone, then ends the reaper: it finds nothing listed and
+// exits, and is waited for.
 func (r *execRunner) closeReaper() {
-	r.reaperOnce.Do(func() {}) // no reaper starts after this
+	r.reaperOnce.Do(func() {}) // nothing starts after this
+	if r.escapees != nil {
+		r.escapees.Close(r.killAfter)
+	}
 	if r.reaper != nil {
 		r.reaper.Close()
 	}

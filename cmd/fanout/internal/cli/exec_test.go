@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -682,7 +683,7 @@ func TestExecStartsTheReaperAtTheFirstJob(t *testing.T) {
 			var starts atomic.Int32
 			env := Env{
 				Stdin: strings.NewReader(tt.stdin), Stdout: io.Discard, Stderr: io.Discard,
-				StartReaper: func() (*reaper.Reaper, error) {
+				StartReaper: func(string) (*reaper.Reaper, error) {
 					starts.Add(1)
 					return nil, errors.New("no reaper in this test")
 				},
@@ -886,5 +887,91 @@ func TestExecResumeNamesJobsByLine(t *testing.T) {
 		if !strings.Contains(stderr, "fanout: job 2 (slow):") {
 			t.Errorf("run %d: stderr %q, want the timeout of job 2 (slow)", run, stderr)
 		}
+	}
+}
+
+// escapeeScript leaves a process of its own session (setsid) running, a
+// sleep that first appends its pid to the file $1.
+const escapeeScript = `setsid sh -c 'echo $$ >> "$1"; exec sleep 300' sh "$1" >/dev/null 2>&1 & `
+
+// TestExecStopsEscapees: what a job put outside its process group with
+// setsid (a daemon does) is stopped with the job, whether the job timed out
+// or exited, and is gone as fanout returns.
+func TestExecStopsEscapees(t *testing.T) {
+	for _, tt := range []struct {
+		name, script, kind string
+	}{
+		{"timed out", escapeeScript + `sleep 300`, "timeout"},
+		{"exited", escapeeScript + `while ! [ -s "$1" ]; do sleep 0.01; done`, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pidfile := filepath.Join(t.TempDir(), "pids")
+			stdout, _, _ := runCLI(t, pidfile, "exec", "-o", "jsonl", "--timeout", "1s", "--kill-after", "200ms", "--", "sh", "-c", tt.script, "sh")
+			recs := decodeExec(t, stdout)
+			if len(recs) != 1 || recs[0].ErrorKind != tt.kind {
+				t.Fatalf("%+v", recs)
+			}
+			assertPidsGone(t, readPids(t, pidfile, 1))
+		})
+	}
+}
+
+// TestExecSparesRunningJobsEscapees: a job's escapee, handed to fanout
+// while its job runs (its parent exited), lives on while other jobs end,
+// and is stopped when its own job ends.
+func TestExecSparesRunningJobsEscapees(t *testing.T) {
+	dir := t.TempDir()
+	// a leaves an orphaned escapee and waits for the test; b ends once
+	// the escapee is fanout's; c starts once b has ended (-c 2) and says so.
+	script := `case $1 in
+a) (` + strings.Replace(escapeeScript, `sh "$1"`, `sh "$2/escapee"`, 1) + `); echo > "$2/adopted"; while ! [ -e "$2/proceed" ]; do sleep 0.01; done;;
+b) while ! [ -s "$2/escapee" ] || ! [ -e "$2/adopted" ]; do sleep 0.01; done;;
+c) echo 1 > "$2/c";;
+esac`
+	// Let job a end, even when the test fails early.
+	proceed := sync.OnceFunc(func() { os.WriteFile(filepath.Join(dir, "proceed"), nil, 0o600) })
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCLI(t, "a\nb\nc\n", "exec", "-c", "2", "--", "sh", "-c", script, "sh", "{}", dir)
+		done <- err
+	}()
+	t.Cleanup(func() { proceed(); <-done })
+	escapee := readPids(t, filepath.Join(dir, "escapee"), 1)
+	readPids(t, filepath.Join(dir, "c"), 1) // b has ended
+	if !running(escapee[0]) {
+		t.Errorf("the running job's escapee %d was stopped as another job ended", escapee[0])
+	}
+	proceed()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	done <- nil // for the cleanup
+	assertPidsGone(t, escapee)
+}
+
+// TestE2EExecKilledFanoutTakesEscapees: when fanout itself is killed, the
+// reaper kills what its jobs put outside their process groups too.
+func TestE2EExecKilledFanoutTakesEscapees(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the reaper is Linux's")
+	}
+	cmd, pids := startPidJobs(t, escapeeScript+`sleep 300`)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitPidsGone(t, pids)
+}
+
+// TestExecMarksJobs: each job sees its number ({#}) as FANOUT_SEQ and the
+// run's id, the same for all of them, as FANOUT_RUN.
+func TestExecMarksJobs(t *testing.T) {
+	stdout, _, err := runCLI(t, "", "exec", "-c", "1", "--", "sh", "-c", `echo "$FANOUT_SEQ $FANOUT_RUN"`, ":::", "a", "b")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if err != nil || len(lines) != 2 {
+		t.Fatalf("%q %v", stdout, err)
+	}
+	seq1, run1, _ := strings.Cut(lines[0], " ")
+	seq2, run2, _ := strings.Cut(lines[1], " ")
+	if seq1 != "1" || seq2 != "2" || run1 == "" || run1 != run2 {
+		t.Errorf("jobs saw %q", lines)
 	}
 }

@@ -2,8 +2,10 @@
 // job, its output captured (bounded in memory, spilling to a temporary
 // file) or streamed a whole line at a time, and the whole group stopped
 // when the job's context ends (SIGTERM, then SIGKILL after a grace period),
-// so no grandchild outlives a timeout or an interrupt. A GroupWatcher hears
-// of each group, to kill those left if this process dies (package reaper).
+// so no grandchild outlives a timeout or an interrupt; processes that left
+// the group (setsid) are found and killed too (Escapees, on Linux). A
+// GroupWatcher hears of each group, to kill those left if this process
+// dies (package reaper).
 // It also expands the GNU parallel placeholders of a command template
 // (Template).
 //
@@ -42,6 +44,14 @@ type Options struct {
 	KillAfter time.Duration
 	// Groups, when not nil, is told of the job's process group.
 	Groups GroupWatcher
+	// Escapees, when not nil, marks the job's environment with the run
+	// and Seq (EnvRun, EnvSeq), and stops what the job leaves running
+	// outside its group once the group is gone (see Escapees).
+	Escapees *Escapees
+	// Seq is the job's number, its EnvSeq. Jobs running at once should
+	// have different numbers: an escapee is stopped once no job of its
+	// number runs.
+	Seq int
 }
 
 // GroupWatcher is told when a job's process group starts and once it is
@@ -251,7 +261,20 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 	if f := devNull(); f != nil {
 		cmd.Stdin = f
 	}
+	esc, seq := opts.Escapees, ""
+	if esc != nil {
+		seq = seqString(opts.Seq)
+		cmd.Env = esc.environ(seq)
+		esc.starting(seq)
+	}
 	err = cmd.Start()
+	if esc != nil {
+		pid := 0
+		if err == nil {
+			pid = cmd.Process.Pid
+		}
+		esc.started(seq, pid)
+	}
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -296,6 +319,13 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 	if alive {
 		stopGroup(res.Pid, nil, opts.KillAfter)
 	}
+	gone := !alive || awaitGroupGone(res.Pid, opts.KillAfter)
+	if esc != nil {
+		// Every process of the group has exited, so the processes it
+		// left outside are back with this process: stop them.
+		<-exited
+		esc.ended(seq, res.Pid, opts.KillAfter)
+	}
 	// A process that left the group (setsid) may still hold the pipes:
 	// give it the grace period, then stop reading.
 	select {
@@ -311,7 +341,7 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 		}
 		t.Stop()
 	}
-	if opts.Groups != nil && (!alive || awaitGroupGone(res.Pid, opts.KillAfter)) {
+	if opts.Groups != nil && gone {
 		opts.Groups.Ended(res.Pid)
 	}
 	res.Stdout.finish()

@@ -9,8 +9,11 @@
 // write end of a pipe and writes a line to it as each job's process group
 // starts ("+PGID") and once the group is gone ("-PGID"); the reaper holds
 // only the read end. When the pipe reaches its end, fanout has exited,
-// whichever way, and the reaper sends SIGKILL to every group still listed,
-// then exits. After a normal run none is listed.
+// whichever way, and the reaper sends SIGKILL to every group still listed
+// and, if there was one, to every process whose environment carries the
+// run's id (procrun.EnvRun): those that left their job's group (setsid)
+// too. Then it exits. After a normal run none is listed, and nothing is
+// looked for.
 //
 // The reaper outlives fanout on purpose: it has no parent-death signal,
 // runs in a session of its own (no terminal: Ctrl-C, a hangup or a kill of
@@ -38,10 +41,16 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/procrun"
 )
 
 // marker is the environment variable that makes fanout a reaper.
 const marker = "_FANOUT_REAPER"
+
+// runVar is the environment variable that gives the reaper the run's id,
+// the value of procrun.EnvRun in every process of the run's jobs.
+const runVar = "_FANOUT_REAPER_RUN"
 
 // reaperName is the reaper's argv[0] and, in ps, its name.
 const reaperName = "fanout-reaper"
@@ -66,7 +75,7 @@ func Main() int {
 	}
 	nameSelf()
 	closeInherited()
-	Serve(pipeFD)
+	Serve(pipeFD, os.Getenv(runVar))
 	return 0
 }
 
@@ -104,12 +113,16 @@ const maxLine = 32
 
 // Serve reads the lines of fanout's end from the pipe fd (its read end)
 // until its end (or an error), then sends SIGKILL to every process group
-// still listed.
+// still listed and, if any was, to every process marked with the run's id
+// run (its environment's procrun.EnvRun), which the jobs' processes that
+// left their groups (setsid) still are. No group listed means that every
+// job ended and fanout stopped what it left (procrun.Escapees): nothing to
+// look for.
 //
 // A group is counted, not just listed: once a group is gone its id may be
 // reused by the next job's group, and the two jobs' lines may arrive in
 // either order.
-func Serve(fd int) {
+func Serve(fd int, run string) {
 	groups := make(groupCounts)
 	unix.SetNonblock(fd, true)
 	buf := make([]byte, 64<<10)
@@ -140,6 +153,56 @@ func Serve(fd int) {
 			syscall.Kill(-pgid, syscall.SIGKILL) // ESRCH: gone already
 		}
 	}
+	if len(groups) > 0 && run != "" {
+		killMarked(procrun.EnvRun + "=" + run)
+	}
+}
+
+// killMarked sends SIGKILL to every process whose environment holds the
+// variable kv, looking through /proc until a pass finds none not sent it
+// already (one could start another as it is passed). A process keeps
+// its environment until it exits, then reads as empty.
+func killMarked(kv string) {
+	want := []byte(kv)
+	killed := make(map[int]bool)
+	for range 10 {
+		found := false
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || killed[pid] {
+				continue
+			}
+			environ, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err != nil || !hasVar(environ, want) {
+				continue
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+			killed[pid], found = true, true
+		}
+		if !found {
+			return
+		}
+	}
+}
+
+// hasVar reports whether environ (NUL-separated) holds kv as a whole entry.
+func hasVar(environ, kv []byte) bool {
+	for len(environ) > 0 {
+		entry := environ
+		if i := bytes.IndexByte(environ, 0); i >= 0 {
+			entry, environ = environ[:i], environ[i+1:]
+		} else {
+			environ = nil
+		}
+		if bytes.Equal(entry, kv) {
+			return true
+		}
+	}
+	return false
 }
 
 // lineSplitter cuts what is read into lines, keeping a line not yet whole
@@ -199,9 +262,11 @@ type Reaper struct {
 }
 
 // Start starts a reaper: the running fanout binary again, as Invoked
-// tells. It fails where the running binary cannot be found again (outside
-// Linux, see executable).
-func Start() (*Reaper, error) {
+// tells. run is the id the run's jobs carry in their environment
+// (procrun.EnvRun; "" for none): if fanout dies with jobs running, the
+// reaper kills every process that carries it. It fails where the running
+// binary cannot be found again (outside Linux, see executable).
+func Start(run string) (*Reaper, error) {
 	path, err := executable()
 	if err != nil {
 		return nil, err
@@ -213,7 +278,7 @@ func Start() (*Reaper, error) {
 	cmd := &exec.Cmd{
 		Path: path,
 		Args: []string{reaperName},
-		Env:  []string{marker + "=1"},
+		Env:  []string{marker + "=1", runVar + "=" + run},
 		Dir:  "/",
 		// Only the read end, as fd 3; stdin, stdout and stderr are
 		// /dev/null.
@@ -228,6 +293,9 @@ func Start() (*Reaper, error) {
 	}
 	return &Reaper{w: w, cmd: cmd}, nil
 }
+
+// Pid returns the reaper's process id.
+func (r *Reaper) Pid() int { return r.cmd.Process.Pid }
 
 // Started lists the process group pgid: the reaper kills it if fanout
 // exits before Ended.

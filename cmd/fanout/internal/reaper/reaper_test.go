@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/fanout-go/fanout/cmd/fanout/internal/procrun"
 )
 
 func TestMain(m *testing.M) {
@@ -71,7 +73,7 @@ func TestServeKillsListedGroups(t *testing.T) {
 	w.WriteString("+" + strconv.Itoa(unlisted.pgid) + "\n")
 	w.WriteString("-" + strconv.Itoa(unlisted.pgid) + "\n")
 	w.Close()
-	Serve(int(r.Fd()))
+	Serve(int(r.Fd()), "")
 	listed.assertKilled(t)
 	unlisted.assertAlive(t)
 }
@@ -84,7 +86,7 @@ func TestServeWhileWritten(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Serve(int(r.Fd()))
+		Serve(int(r.Fd()), "")
 	}()
 	w.WriteString("+" + strconv.Itoa(unlisted.pgid) + "\n+")
 	w.WriteString(strconv.Itoa(listed.pgid) + "\n")
@@ -100,7 +102,7 @@ func TestServeWhileWritten(t *testing.T) {
 // still listed when the pipe ends, and exits.
 func TestStartClose(t *testing.T) {
 	listed, unlisted := startGroup(t), startGroup(t)
-	rp, err := Start()
+	rp, err := Start("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,4 +253,76 @@ func pipe(t *testing.T) (r, w *os.File) {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r, w
+}
+
+// TestServeKillsMarked: at the pipe's end with a group still listed (fanout
+// died with jobs running), every process marked with the run's id is
+// killed too, in a session of its own (setsid) or not; a process of another
+// run is left alone. With no group listed (every job ended, and fanout
+// stopped what it left), none is looked for.
+func TestServeKillsMarked(t *testing.T) {
+	run := "test" + strconv.Itoa(os.Getpid())
+	for _, tt := range []struct {
+		name   string
+		listed bool
+	}{{"a group listed", true}, {"none listed", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			marked, other := startMarked(t, run), startMarked(t, run+"0")
+			r, w := pipe(t)
+			if tt.listed {
+				g := startGroup(t)
+				w.WriteString("+" + strconv.Itoa(g.pgid) + "\n")
+				defer g.assertKilled(t)
+			}
+			w.Close()
+			Serve(int(r.Fd()), run)
+			// The test's SIGTERM ends a process not killed (a SIGKILL
+			// sent earlier wins).
+			marked.Process.Signal(syscall.SIGTERM)
+			other.Process.Signal(syscall.SIGTERM)
+			if tt.listed {
+				assertSignaled(t, marked, syscall.SIGKILL)
+			} else {
+				assertSignaled(t, marked, syscall.SIGTERM)
+			}
+			assertSignaled(t, other, syscall.SIGTERM)
+		})
+	}
+}
+
+// startMarked starts a sleep in a session of its own, its environment
+// marked with the run id run.
+func startMarked(t *testing.T, run string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "300")
+	cmd.Env = append(os.Environ(), procrun.EnvRun+"="+run)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if cmd.ProcessState == nil {
+			cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+// assertSignaled waits for cmd and checks that sig ended it.
+func assertSignaled(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) {
+	t.Helper()
+	cmd.Wait()
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != sig {
+		t.Errorf("process %d ended with %v, want %v", cmd.Process.Pid, cmd.ProcessState, sig)
+	}
+}
+
+func TestHasVar(t *testing.T) {
+	env := []byte("A=1\x00FANOUT_RUN=ab\x00B=2")
+	for kv, want := range map[string]bool{"FANOUT_RUN=ab": true, "A=1": true, "B=2": true, "FANOUT_RUN=a": false, "UN=ab": false} {
+		if got := hasVar(env, []byte(kv)); got != want {
+			t.Errorf("hasVar(%q) = %v", kv, got)
+		}
+	}
 }
