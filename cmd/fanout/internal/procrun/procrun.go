@@ -348,6 +348,9 @@ func Run(ctx context.Context, argv []string, opts Options) (*Result, error) {
 	res.Stderr.finish()
 	res.End = time.Now()
 
+	// cmd.Wait sets ProcessState after it reaped the leader: a group
+	// found gone above may be gone because it was just reaped.
+	<-exited
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	switch {
 	case ws.Signaled():
