@@ -2,6 +2,7 @@ package procrun
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,10 +37,18 @@ func (e *Escapees) sweep(all bool, grace time.Duration) {
 	if !e.active {
 		return
 	}
+	var buf [512]byte
+	if !all && !slices.ContainsFunc(children(buf[:0]), e.ours) {
+		// The common case, a job that left nothing: no child to look at,
+		// so no need to hold job starts back (start), which at -c 8 and
+		// jobs of a millisecond would queue every start behind every end.
+		// A child that is not listed may be a job starting: the sweep
+		// below, under start, sees it listed.
+		return
+	}
 	e.start.Lock()
 	defer e.start.Unlock()
 	deadline := time.Now().Add(grace)
-	var buf [512]byte
 	for range maxRounds {
 		var killed []int
 		for _, pid := range children(buf[:0]) {
