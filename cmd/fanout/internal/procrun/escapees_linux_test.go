@@ -71,16 +71,9 @@ func TestEscapeesStopped(t *testing.T) {
 // its own job is.
 func TestEscapeesOfRunningJobsLive(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pids")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// The subshell exits at once: its setsid'ed child is an orphan,
-		// handed to this process.
-		res, _ := Run(ctx, sh(`(`+escapeScript+`); sleep 300`, pidfile), Options{Escapees: escapees(), Seq: 1, KillAfter: 5 * time.Second})
-		res.Close()
-	}()
+	// The subshell exits at once: its setsid'ed child is an orphan,
+	// handed to this process.
+	stop := startJob(t, `(`+escapeScript+`); sleep 300`, pidfile)
 	escapee := pids(t, pidfile, 1)
 	for seq := 2; seq < 4; seq++ {
 		res, err := Run(t.Context(), sh(`true`), Options{Escapees: escapees(), Seq: seq})
@@ -92,8 +85,7 @@ func TestEscapeesOfRunningJobsLive(t *testing.T) {
 	if !Alive(escapee[0]) {
 		t.Errorf("the running job's escapee %d was killed as another job ended", escapee[0])
 	}
-	cancel()
-	<-done
+	stop()
 	assertReaped(t, escapee)
 }
 
@@ -101,22 +93,32 @@ func TestEscapeesOfRunningJobsLive(t *testing.T) {
 // that cleared its environment).
 func TestEscapeesClose(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pids")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		res, _ := Run(ctx, sh(`(setsid env -i sh -c 'echo $$ >> "$1"; exec sleep 300' sh "$1" >/dev/null 2>&1 &); sleep 300`, pidfile), Options{Escapees: escapees(), Seq: 1, KillAfter: 5 * time.Second})
-		res.Close()
-	}()
+	stop := startJob(t, `(setsid env -i sh -c 'echo $$ >> "$1"; exec sleep 300' sh "$1" >/dev/null 2>&1 &); sleep 300`, pidfile)
 	escapee := pids(t, pidfile, 1)
-	cancel()
-	<-done
+	stop()
 	if !Alive(escapee[0]) {
 		t.Fatalf("the unmarked escapee %d was killed with its job: the test shows nothing", escapee[0])
 	}
 	escapees().Close(5 * time.Second)
 	assertReaped(t, escapee)
+}
+
+// startJob runs script (with pidfile as $1) as job 1 of the test's
+// tracker until the returned stop cancels it and waits for Run to return.
+func startJob(t *testing.T, script, pidfile string) (stop func()) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, _ := Run(ctx, sh(script, pidfile), Options{Escapees: escapees(), Seq: 1, KillAfter: 5 * time.Second})
+		res.Close()
+	}()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		<-done
+	})
+	t.Cleanup(stop)
+	return stop
 }
 
 // assertReaped fails for each process that still exists, even as a zombie:
