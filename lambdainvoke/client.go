@@ -95,7 +95,19 @@ const oneWriteMax = 64 << 10
 type oneWriteClient struct{ next lambda.HTTPClient }
 
 func (c *oneWriteClient) Do(req *http.Request) (*http.Response, error) {
-	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 || req.ContentLength > oneWriteMax {
+	if req.Body == nil || req.Body == http.NoBody {
+		return c.next.Do(req)
+	}
+	if req.ContentLength <= 0 || req.ContentLength > oneWriteMax {
+		// The SDK closes a request body as soon as the response's headers
+		// are in, and its body then answers WriteTo with io.EOF, an error,
+		// where Read answers io.EOF, the end. net/http, having written
+		// Content-Length bytes, reads the body once more to see that it
+		// ends, with io.Copy, which uses WriteTo: when the server answered
+		// first (it had every byte), the write failed with EOF and
+		// net/http closed the connection under the response being read
+		// ("use of closed network connection"). Hide WriteTo.
+		req.Body = readOnly{req.Body}
 		return c.next.Do(req)
 	}
 	// One byte more than announced, to see whether the body ends there.
@@ -114,6 +126,9 @@ func (c *oneWriteClient) Do(req *http.Request) (*http.Response, error) {
 	}{io.MultiReader(bytes.NewReader(body[:n]), req.Body), req.Body}
 	return c.next.Do(req)
 }
+
+// readOnly is a request body without its other methods (WriteTo).
+type readOnly struct{ io.ReadCloser }
 
 // ErrNoRegion is the error of New when no AWS region is configured:
 // neither Config.Region, nor AWS_REGION, nor the profile names one.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -96,6 +97,66 @@ func (r *bodyRecorder) Do(req *http.Request) (*http.Response, error) {
 	r.body, _ = io.ReadAll(req.Body)
 	return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
 }
+
+// closingBody is a request body as the SDK builds it (smithy-go's safe
+// closer over a bytes.Reader): once closed, Read answers io.EOF and WriteTo
+// the error io.EOF.
+type closingBody struct {
+	r      *bytes.Reader
+	closed atomic.Bool
+}
+
+func (b *closingBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, io.EOF
+	}
+	return b.r.Read(p)
+}
+
+func (b *closingBody) WriteTo(w io.Writer) (int64, error) {
+	if b.closed.Load() {
+		return 0, io.EOF
+	}
+	return b.r.WriteTo(w)
+}
+
+func (b *closingBody) Close() error { b.closed.Store(true); return nil }
+
+// TestLargeBodyEndsAfterTheSDKClosedIt: net/http, having written a body's
+// Content-Length bytes, checks that it ends with io.Copy(io.Discard, body);
+// the SDK may have closed the body by then (the server had every byte and
+// answered). The check must see the end, not an error: before, io.Copy
+// used the SDK's WriteTo, got io.EOF as an error, and net/http closed the
+// connection under the response ("use of closed network connection" in
+// TestOneWritePerCall/SDK, one run in three on a loaded machine).
+func TestLargeBodyEndsAfterTheSDKClosedIt(t *testing.T) {
+	payload := bytes.Repeat([]byte("x"), oneWriteMax+1)
+	body := &closingBody{r: bytes.NewReader(payload)}
+	var sent io.ReadCloser
+	c := &oneWriteClient{next: doFunc(func(req *http.Request) (*http.Response, error) {
+		sent = req.Body
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	})}
+	req, err := http.NewRequest("POST", "http://127.0.0.1/", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(payload))
+	if _, err := c.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, io.LimitReader(sent, req.ContentLength)); n != req.ContentLength || err != nil {
+		t.Fatalf("copied %d bytes, %v", n, err)
+	}
+	body.Close() // the SDK, as the response came
+	if n, err := io.Copy(io.Discard, sent); n != 0 || err != nil {
+		t.Errorf("the check for more bytes after the SDK closed the body: %d bytes, %v; want 0, nil", n, err)
+	}
+}
+
+type doFunc func(*http.Request) (*http.Response, error)
+
+func (f doFunc) Do(req *http.Request) (*http.Response, error) { return f(req) }
 
 // TestOneWriteClientKeepsBody checks that oneWriteClient passes on every
 // byte of a body: copied when it is exactly as long as announced, and as
