@@ -37,27 +37,17 @@ func TestEscapeesStopped(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pidfile := filepath.Join(t.TempDir(), "pids")
-			ctx, cancel := context.WithCancelCause(t.Context())
-			defer cancel(nil)
-			done := make(chan struct{})
-			var (
-				res *Result
-				err error
-			)
-			go func() {
-				defer close(done)
-				res, err = Run(ctx, sh(tt.script, pidfile), Options{Escapees: escapees(), Seq: 1, KillAfter: 5 * time.Second})
-			}()
+			stop := runInBackground(t, sh(tt.script, pidfile), Options{Escapees: escapees(), Seq: 1, KillAfter: 5 * time.Second})
 			want := 1
 			if strings.HasPrefix(tt.name, "escapee's") {
 				want = 2
 			}
 			ps := pids(t, pidfile, want)
+			var cause error
 			if tt.cancel {
-				cancel(ErrTimeout)
+				cause = ErrTimeout
 			}
-			<-done
-			t.Cleanup(res.Close)
+			_, err := stop(cause)
 			if Classify(err) != tt.kind {
 				t.Errorf("error %v, want kind %s", err, tt.kind)
 			}
@@ -106,19 +96,8 @@ func TestEscapeesClose(t *testing.T) {
 // startJob runs script (with pidfile as $1) as job 1 of the test's
 // tracker until the returned stop cancels it and waits for Run to return.
 func startJob(t *testing.T, script, pidfile string) (stop func()) {
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		res, _ := Run(ctx, sh(script, pidfile), Options{Escapees: escapees(), Seq: 1, KillAfter: 5 * time.Second})
-		res.Close()
-	}()
-	stop = sync.OnceFunc(func() {
-		cancel()
-		<-done
-	})
-	t.Cleanup(stop)
-	return stop
+	bg := runInBackground(t, sh(script, pidfile), Options{Escapees: escapees(), Seq: 1, KillAfter: 5 * time.Second})
+	return func() { bg(context.Canceled) }
 }
 
 // assertReaped fails for each process that still exists, even as a zombie:

@@ -165,20 +165,9 @@ func assertGone(t *testing.T, pids []int) {
 // the grandchild it put in the background is left.
 func TestRunTimeoutStopsTheWholeGroup(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pids")
-	ctx, cancel := context.WithCancelCause(t.Context())
-	done := make(chan struct{})
-	var (
-		res *Result
-		err error
-	)
-	go func() {
-		defer close(done)
-		res, err = Run(ctx, sh(groupScript, pidfile), Options{})
-	}()
+	stop := runInBackground(t, sh(groupScript, pidfile), Options{})
 	ps := pids(t, pidfile, 2)
-	cancel(ErrTimeout) // what context.WithTimeoutCause does when time is up
-	<-done
-	t.Cleanup(res.Close)
+	res, err := stop(ErrTimeout) // what context.WithTimeoutCause does when time is up
 	if Classify(err) != KindTimeout || res.Signal != syscall.SIGTERM {
 		t.Errorf("error %v (kind %s), signal %v", err, Classify(err), res.Signal)
 	}
@@ -189,20 +178,9 @@ func TestRunTimeoutStopsTheWholeGroup(t *testing.T) {
 // KillAfter.
 func TestRunSIGKILLAfterGrace(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "pids")
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	var (
-		res *Result
-		err error
-	)
-	go func() {
-		defer close(done)
-		res, err = Run(ctx, sh("trap '' TERM; "+groupScript, pidfile), Options{KillAfter: 100 * time.Millisecond})
-	}()
+	stop := runInBackground(t, sh("trap '' TERM; "+groupScript, pidfile), Options{KillAfter: 100 * time.Millisecond})
 	ps := pids(t, pidfile, 2)
-	cancel()
-	<-done
-	t.Cleanup(res.Close)
+	res, err := stop(context.Canceled)
 	if Classify(err) != KindCanceled || res.Signal != syscall.SIGKILL {
 		t.Errorf("error %v (kind %s), signal %v", err, Classify(err), res.Signal)
 	}
@@ -264,5 +242,34 @@ func TestLineBufferKeepsLinesWhole(t *testing.T) {
 		if count[strconv.Itoa(j)] < lines {
 			t.Errorf("job %d: %d lines", j, count[strconv.Itoa(j)])
 		}
+	}
+}
+
+// runInBackground runs argv in a goroutine until the returned stop ends
+// its context with cause (nil: lets it end by itself) and returns what Run
+// returned. The job is stopped, if still running, and its result closed
+// when the test ends.
+func runInBackground(t *testing.T, argv []string, opts Options) (stop func(cause error) (*Result, error)) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	done := make(chan struct{})
+	var (
+		res *Result
+		err error
+	)
+	go func() {
+		defer close(done)
+		res, err = Run(ctx, argv, opts)
+	}()
+	t.Cleanup(func() {
+		cancel(context.Canceled)
+		<-done
+		res.Close()
+	})
+	return func(cause error) (*Result, error) {
+		if cause != nil {
+			cancel(cause)
+		}
+		<-done
+		return res, err
 	}
 }
