@@ -520,34 +520,52 @@ func (t *task) runOne() (next *task) {
 		}
 		t.attempts++
 		err = t.attempt()
-		if err == nil || t.isDone() || !t.retry().retryable(err, t.attempts) {
+		if err == nil || t.isDone() || !t.retry().retryable(err, t.attempts) || !t.backoff(err) {
 			break
 		}
-		wait := t.retry().Backoff(t.attempts, err)
-		e.release(t, stateBackoff, false) // let others run while this one waits
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-t.settledChan():
-			timer.Stop()
-		}
-		if t.isDone() {
-			break
-		}
-		e.reacquire(t) // returns holding its slots, or once the task is done
 	}
 	t.settle(err, byReturn)
 	if e.onPanic != nil {
-		var pe *PanicError
-		if errors.As(err, &pe) {
-			e.onPanic(t.info, pe)
-		}
+		t.reportPanic(err)
 	}
 	end := e.now() // before release: the next task may start right after it
 	next = e.release(t, stateDone, true)
 	finished = true
 	t.finishAt(end)
 	return next
+}
+
+// backoff waits out the retry policy's pause after err, its slots released
+// so that others run meanwhile. It reports whether the task is to try again:
+// then it holds its slots again.
+//
+// It and reportPanic are kept out of runOne, whose frame sits under every
+// task's function for as long as it runs: with net/http's calls under it, a
+// few hundred bytes there decide whether a goroutine fits in 4 KB of stack
+// or needs 8 (see httpcheck's follow.go).
+func (t *task) backoff(err error) bool {
+	wait := t.retry().Backoff(t.attempts, err)
+	t.e.release(t, stateBackoff, false)
+	timer := time.NewTimer(wait)
+	select {
+	case <-timer.C:
+	case <-t.settledChan():
+		timer.Stop()
+	}
+	if t.isDone() {
+		return false
+	}
+	t.e.reacquire(t) // returns holding its slots, or once the task is done
+	return !t.isDone()
+}
+
+// reportPanic tells the executor's panic handler about a task that ended
+// with a recovered panic.
+func (t *task) reportPanic(err error) {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		t.e.onPanic(t.info, pe)
+	}
 }
 
 // waitRate waits for the rate limiter's next token, holding the task's
@@ -571,9 +589,8 @@ func (t *task) waitRate() bool {
 // attempt calls the function once with the per-attempt timeout, telling
 // observers.
 func (t *task) attempt() error {
-	e := t.e
 	timeout := t.timeout()
-	if timeout == 0 && !e.observed {
+	if timeout == 0 && !t.e.observed {
 		// The common case, without the timeout's context and timer or the
 		// observers' clock: the function gets the task itself.
 		t.phase.Store(phaseCalling)
@@ -581,6 +598,13 @@ func (t *task) attempt() error {
 		t.callEnded()
 		return err
 	}
+	return t.attemptWatched(timeout)
+}
+
+// attemptWatched is attempt with a timeout or observers. It is a function of
+// its own so that the common case's frame stays small (see backoff).
+func (t *task) attemptWatched(timeout time.Duration) error {
+	e := t.e
 	ctx, cancel := context.Context(t), context.CancelFunc(func() {})
 	var watchdog *time.Timer
 	if timeout > 0 {
