@@ -2,7 +2,7 @@
 // [fanout.Executor]: the library behind `fanout http`, and the Go form of the
 // article's `requests.get(url).status_code` run in an executor.
 //
-// A [Checker] holds one HTTP client whose connection pool is sized for the
+// A [Checker] holds one HTTP transport whose connection pool is sized for the
 // concurrency: connections to a host are reused rather than opened per
 // request, never more are open than Config.Concurrency (idle ones to hosts
 // no longer asked for are closed to make room), and new connections to one
@@ -104,7 +104,6 @@ type Config struct {
 // pool.
 type Checker struct {
 	cfg       Config
-	client    *http.Client
 	transport *http.Transport
 	pool      *connPool
 	header    http.Header // sent with every request: read only
@@ -178,7 +177,6 @@ func newChecker(cfg Config, dial func(ctx context.Context, network, addr string)
 		header.Set("User-Agent", cfg.UserAgent)
 	}
 	c := &Checker{cfg: cfg, transport: tr, pool: pool, header: header, host: cfg.Header.Get("Host")}
-	c.client = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
 	return c
 }
 
@@ -229,16 +227,6 @@ func Retryable(err error) bool {
 		return true
 	}
 	return false
-}
-
-func (c *Checker) checkRedirect(req *http.Request, via []*http.Request) error {
-	if c.cfg.NoFollow {
-		return http.ErrUseLastResponse
-	}
-	if len(via) > c.cfg.MaxRedirects {
-		return fmt.Errorf("%w: more than %d", ErrTooManyRedirects, c.cfg.MaxRedirects)
-	}
-	return nil
 }
 
 // answer is what one attempt learned.
@@ -323,24 +311,10 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL, text string) (answer,
 	}
 	ctx, conns := c.pool.withRequestConns(ctx)
 	defer conns.done()
-	// A value, so that WithContext's copy is the request's one allocation.
-	// Host stays empty (the URL's) unless overridden: net/http's client
-	// copies the URL of a request whose Host is set.
-	base := http.Request{
-		Method:     c.cfg.Method,
-		URL:        u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     c.header,
-		Host:       c.host,
-	}
-	req := base.WithContext(ctx)
-
-	resp, err := c.client.Do(req)
+	resp, err := c.do(c.newRequest(ctx, u))
 	var a answer
 	if resp != nil {
-		// With a redirect error the client returns the last response too.
+		// With a redirect refused, do returns the last response too.
 		a = answer{status: resp.StatusCode, finalURL: text, redirects: redirects(resp)}
 		if final := resp.Request.URL; final != u || text == "" {
 			a.finalURL = final.String()
