@@ -20,7 +20,7 @@ import (
 
 // seen is what the server saw of one request.
 type seen struct {
-	Method, Host, URI             string
+	Method, Host, URI, Proto      string
 	Auth, ProxyAuth, Cookie, Ref  string
 	ContentType, Custom, Language string
 }
@@ -36,7 +36,7 @@ type recorder struct {
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.mu.Lock()
 	rec.log = append(rec.log, seen{
-		Method: r.Method, Host: r.Host, URI: r.RequestURI,
+		Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto,
 		Auth: r.Header.Get("Authorization"), ProxyAuth: r.Header.Get("Proxy-Authorization"),
 		Cookie: r.Header.Get("Cookie"), Ref: r.Header.Get("Referer"),
 		ContentType: r.Header.Get("Content-Type"), Custom: r.Header.Get("X-Custom"),
@@ -92,7 +92,9 @@ func TestFollowMatchesClient(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	tlsSrv := httptest.NewTLSServer(rec)
+	tlsSrv := httptest.NewUnstartedServer(rec)
+	tlsSrv.EnableHTTP2 = true // a Checker's transport asks for HTTP/2 over TLS
+	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	_, tlsPort, _ := net.SplitHostPort(tlsSrv.Listener.Addr().String())
@@ -149,6 +151,8 @@ func TestFollowMatchesClient(t *testing.T) {
 		{name: "explicit Referer kept", url: via("a.test", 302, "/ok"), header: http.Header{"Referer": {"http://from.test/"}}},
 		{name: "no Referer from https to http", url: "https://a.test:" + tlsPort + hop(302, at("a.test", "/ok"))},
 		{name: "Referer from https to https", url: "https://a.test:" + tlsPort + hop(302, "/ok")},
+		{name: "HTTP/2, credentials dropped off host", url: "https://a.test:" + tlsPort + hop(307, "https://b.test:"+tlsPort+"/ok"),
+			header: http.Header{"Authorization": {"Bearer t"}, "Content-Type": {"text/plain"}}},
 		{name: "3xx without Location", url: at("a.test", "/hop?status=302")},
 		{name: "300 and 304 are answers", url: via("a.test", 300, "/ok")},
 		{name: "malformed Location", url: via("a.test", 302, "http://[::1")},
@@ -186,7 +190,7 @@ func TestFollowMatchesClient(t *testing.T) {
 			got.Dials = int(dials.Swap(0))
 
 			client := &http.Client{
-				Transport: &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+				Transport: &http.Transport{DialContext: dial, ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 				CheckRedirect: func(req *http.Request, via []*http.Request) error {
 					if c.cfg.NoFollow {
 						return http.ErrUseLastResponse
@@ -207,6 +211,9 @@ func TestFollowMatchesClient(t *testing.T) {
 			}
 			if len(want.Seen) == 0 && want.Err == "" {
 				t.Error("the server saw nothing")
+			}
+			if strings.HasPrefix(tt.url, "https://a.test:"+tlsPort) && (len(got.Seen) == 0 || got.Seen[0].Proto != "HTTP/2.0") {
+				t.Errorf("the TLS server saw %+v, want HTTP/2 first", got.Seen)
 			}
 		})
 	}
