@@ -108,10 +108,7 @@ func (c *Checker) send(req *http.Request) (*http.Response, error) {
 func withBasicAuth(req *http.Request) *http.Request {
 	r := new(http.Request)
 	*r = *req
-	r.Header = req.Header.Clone()
-	if r.Header == nil {
-		r.Header = make(http.Header)
-	}
+	r.Header = req.Header.Clone() // a Checker's requests always have one
 	password, _ := req.URL.User.Password()
 	auth := req.URL.User.Username() + ":" + password
 	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(auth)))
@@ -123,8 +120,9 @@ func withBasicAuth(req *http.Request) *http.Request {
 // followed:
 //   - resp has no Location: resp, as the Client returns it;
 //   - its Location is not a URL: no response (resp is closed) and the error;
-//   - checkRedirect refused it: resp, already closed, and the error, or
-//     resp open and no error for Config.NoFollow.
+//   - Config.NoFollow: resp, open, and no error;
+//   - one redirect more than Config.MaxRedirects: resp, closed, and the
+//     error.
 //
 // A followed redirect's body is read a little and closed, so that its
 // connection is reused.
@@ -137,6 +135,20 @@ func (c *Checker) redirect(h *hops, req *http.Request, resp *http.Response) (nex
 	if err != nil {
 		resp.Body.Close()
 		return nil, nil, h.urlError(req.URL, fmt.Errorf("failed to parse Location header %q: %v", loc, err))
+	}
+	if c.cfg.NoFollow {
+		return nil, resp, nil
+	}
+	// Like the Client, read up to 2 KB of a short body, so that its
+	// connection is reused, and close it.
+	if resp.ContentLength == -1 || resp.ContentLength <= 2<<10 {
+		discard(resp.Body, 2<<10)
+	}
+	resp.Body.Close()
+	if h.sent > c.cfg.MaxRedirects {
+		ue := h.urlError(req.URL, fmt.Errorf("%w: more than %d", ErrTooManyRedirects, c.cfg.MaxRedirects))
+		ue.URL = loc
+		return nil, resp, ue
 	}
 	host := ""
 	if req.Host != "" && req.Host != req.URL.Host {
@@ -167,19 +179,6 @@ func (c *Checker) redirect(h *hops, req *http.Request, resp *http.Response) (nex
 		header.Set("Referer", ref)
 	}
 	base := http.Request{Method: req.Method, Response: resp, URL: u, Header: header, Host: host}
-	if c.cfg.NoFollow {
-		return nil, resp, nil
-	}
-	// The Client reads up to 2 KB of a body that is no longer, then closes it.
-	if resp.ContentLength == -1 || resp.ContentLength <= 2<<10 {
-		discard(resp.Body, 2<<10)
-	}
-	resp.Body.Close()
-	if h.sent > c.cfg.MaxRedirects {
-		ue := h.urlError(req.URL, fmt.Errorf("%w: more than %d", ErrTooManyRedirects, c.cfg.MaxRedirects))
-		ue.URL = loc
-		return nil, resp, ue
-	}
 	return base.WithContext(req.Context()), nil, nil
 }
 
