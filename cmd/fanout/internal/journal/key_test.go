@@ -2,6 +2,8 @@ package journal
 
 import (
 	"fmt"
+	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -92,5 +94,64 @@ func TestParseShard(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("ParseShard(%q, %v) = %v, %v; want %v, ok %v", tt.in, tt.vars, got, err, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestKeyerNumbersRepeats pins the keys to the hash of the line and its
+// copy number, as journals written before keep them.
+func TestKeyerNumbersRepeats(t *testing.T) {
+	keys := NewKeyer("http", "GET")
+	ref := NewKeyer("http", "GET")
+	lines := []string{"a", "b", "a", "a", "c", "b"}
+	copies := []uint32{0, 0, 1, 2, 0, 1}
+	for i, line := range lines {
+		if got, want := keys.Key(line), ref.hash(line, copies[i]); got != want {
+			t.Errorf("line %d (%q): key %v, want the hash of copy %d, %v", i, line, got, copies[i], want)
+		}
+	}
+}
+
+// BenchmarkKeyerMemory reports the heap a Keyer keeps per distinct line.
+func BenchmarkKeyerMemory(b *testing.B) {
+	for _, lines := range []int{150_000, 200_000, 300_000, 1_000_000} {
+		b.Run(strconv.Itoa(lines), func(b *testing.B) {
+			var perLine float64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				keys := NewKeyer("http", "GET")
+				for i := range lines {
+					keys.Key("http://127.0.0.1/" + strconv.Itoa(i))
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				perLine += float64(after.HeapAlloc-before.HeapAlloc) / float64(lines)
+				runtime.KeepAlive(keys)
+			}
+			b.ReportMetric(perLine/float64(b.N), "B/line")
+		})
+	}
+}
+
+func TestIDSet(t *testing.T) {
+	var s idSet
+	want := map[uint64]bool{}
+	// Ids that share their low bits probe past each other; 0 is stored as
+	// 1, so the two are one id.
+	for i := range uint64(5000) {
+		for _, id := range []uint64{i << 20, i*0x9e3779b97f4a7c15 + 1, i % 7} {
+			same := max(id, 1)
+			if got := s.add(id); got != !want[same] {
+				t.Fatalf("add(%#x) = %v, want %v", id, got, !want[same])
+			}
+			want[same] = true
+		}
+	}
+	if s.n != len(want) {
+		t.Errorf("%d ids stored, want %d", s.n, len(want))
+	}
+	if 4*s.n > 3*len(s.slots) {
+		t.Errorf("%d ids in %d slots: over three quarters full", s.n, len(s.slots))
 	}
 }
