@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -162,5 +164,47 @@ func TestLine(t *testing.T) {
 	}
 	if _, err := Line([]byte("[1]"), k, Done); err == nil {
 		t.Error("Line accepted a JSON array")
+	}
+}
+
+// TestJournalOutcomesOfManyRecords writes thousands of records, a key
+// often several times in any order of outcomes, and checks what a reopened
+// journal says of each key against the rule: Done if any record was, else
+// the last one's.
+func TestJournalOutcomesOfManyRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	keys := NewKeyer("test")
+	all := make([]Key, 3000)
+	for i := range all {
+		all[i] = keys.Key(strconv.Itoa(i))
+	}
+	want := map[Key]Outcome{}
+	var lines [][]byte
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 8000 {
+		k := all[rng.IntN(len(all))]
+		o := []Outcome{Done, Failed, Transient, Transient}[rng.IntN(4)]
+		lines = append(lines, line(t, `{"x":1}`, k, o))
+		if want[k] != Done {
+			want[k] = o
+		}
+	}
+	j, _ := open(t, path)
+	if err := j.Append(lines...); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, _ = open(t, path)
+	defer j.Close()
+	if j.Len() != len(want) {
+		t.Errorf("Len = %d, want %d", j.Len(), len(want))
+	}
+	for _, k := range all {
+		o, ok := j.Outcome(k)
+		if w, had := want[k]; ok != had || o != w {
+			t.Fatalf("Outcome(%v) = %q, %v; want %q, %v", k, o, ok, w, had)
+		}
 	}
 }
