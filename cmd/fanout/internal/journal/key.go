@@ -34,12 +34,12 @@ func ParseKey(s string) (Key, error) {
 // use. It numbers the repeats of a line, so that a line given twice is two
 // inputs with two records, and for that remembers every distinct line it
 // has seen, as 8 bytes of its key's hash in a set of its own (11 to 21
-// bytes a line with the set's room; a map of whole keys took 28 to 45). Two
-// distinct lines whose hashes share
-// those 8 bytes (odds of about 1 in 3,700 for a hundred million distinct
-// lines) make the second one count as a repeat: it gets another key, the
-// same in every run over the same input, so nothing is lost or run twice
-// unless the input is also reordered, when that one line runs again.
+// bytes a line with the set's room; a map of whole keys took 28 to 45).
+// Two distinct lines whose hashes share those 8 bytes (odds of about 1 in
+// 3,700 for a hundred million distinct lines) make the second one count as
+// a repeat: it gets another key, the same in every run over the same input,
+// so nothing is lost or run twice unless the input is also reordered, when
+// that one line runs again.
 type Keyer struct {
 	prefix  []byte
 	seen    idSet             // lines seen once or more, by their first key
@@ -73,8 +73,8 @@ func (k *Keyer) Key(line string) Key {
 }
 
 // idSet is a set of uint64 ids drawn from a hash, so spread evenly: open
-// addressing with linear probing, at most three quarters full. Go's map
-// takes two to three times the room for the same ids.
+// addressing with linear probing, at most three quarters full. A Go map of
+// the same ids took about twice the room.
 type idSet struct {
 	slots []uint64 // 0 marks a free slot; id 0 is stored as 1
 	n     int
