@@ -133,7 +133,8 @@ func (j *Journal) read(warn func(string)) (int64, error) {
 			warn(fmt.Sprintf("%s:%d: %v: ignoring it", j.path, lineNo, err))
 			continue
 		}
-		j.known = append(j.known, known{key, outcomeIndex(outcome)})
+		i, _ := outcomeIndex(outcome) // parseLine checked it
+		j.known = append(j.known, known{key, i})
 	}
 }
 
@@ -147,13 +148,15 @@ type known struct {
 
 var outcomes = [...]Outcome{Done, Failed, Transient}
 
-func outcomeIndex(o Outcome) uint8 {
-	for i, known := range outcomes {
-		if o == known {
-			return uint8(i)
+// outcomeIndex returns o's place in outcomes; ok is false for an outcome
+// the journal does not know.
+func outcomeIndex(o Outcome) (i uint8, ok bool) {
+	for i, want := range outcomes {
+		if o == want {
+			return uint8(i), true
 		}
 	}
-	panic("journal: unknown outcome " + string(o)) // parseLine lets none through
+	return 0, false
 }
 
 // index sorts what read collected by key and keeps one entry per key: a
@@ -309,9 +312,7 @@ func parseLine(line []byte) (Key, Outcome, error) {
 	if err != nil {
 		return Key{}, "", err
 	}
-	switch rec.Outcome {
-	case Done, Failed, Transient:
-	default:
+	if _, ok := outcomeIndex(rec.Outcome); !ok {
 		return Key{}, "", fmt.Errorf("unknown outcome %q", rec.Outcome)
 	}
 	return k, rec.Outcome, nil

@@ -103,15 +103,21 @@ func TestJournalTornLastLine(t *testing.T) {
 func TestJournalBadLineSkipped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.jsonl")
 	k := NewKeyer("test").Key("a")
-	data := "not json\n" + `{"index":3}` + "\n" + string(line(t, `{"index":0}`, k, Done))
+	other := NewKeyer("test").Key("b")
+	data := "not json\n" + `{"index":3}` + "\n" + string(line(t, `{"index":0}`, k, Done)) +
+		`{"index":1,"key":"` + other.String() + `","outcome":"maybe"}` + "\n"
 	os.WriteFile(path, []byte(data), 0o644)
 	j, warnings := open(t, path)
 	defer j.Close()
-	if len(warnings) != 2 || !strings.Contains(warnings[0], ":1:") || !strings.Contains(warnings[1], ":2:") {
-		t.Errorf("warnings %q, want lines 1 and 2 named", warnings)
+	if len(warnings) != 3 || !strings.Contains(warnings[0], ":1:") || !strings.Contains(warnings[1], ":2:") ||
+		!strings.Contains(warnings[2], `:4: unknown outcome "maybe"`) {
+		t.Errorf("warnings %q, want lines 1, 2 and 4 named", warnings)
 	}
 	if o, _ := j.Outcome(k); o != Done {
 		t.Error("a good line after bad ones was lost")
+	}
+	if o, ok := j.Outcome(other); ok || j.Len() != 1 {
+		t.Errorf("the record with an unknown outcome counts: %q, %v, Len %d", o, ok, j.Len())
 	}
 }
 
