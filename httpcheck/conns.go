@@ -133,11 +133,21 @@ func (p *connPool) roomLocked() {
 // than max connections open and fewer than newConnBurst unconfirmed to this
 // host. It gives up when ctx ends or when the request it was started for
 // got a connection while it waited.
-func (p *connPool) DialContext(ctx context.Context, network, addr string) (_ net.Conn, err error) {
+func (p *connPool) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var notNeeded <-chan struct{}
 	if rc := requestConnsFrom(ctx); rc != nil {
 		notNeeded = rc.waiting()
 	}
+	c, err := p.dialFor(ctx, network, addr, notNeeded)
+	if err != nil {
+		return nil, err // not a nil *poolConn in an interface
+	}
+	return c, nil
+}
+
+// dialFor is DialContext for a request whose need of a new connection ends
+// when notNeeded is closed.
+func (p *connPool) dialFor(ctx context.Context, network, addr string, notNeeded <-chan struct{}) (_ *poolConn, err error) {
 	var (
 		aged   *time.Timer // when the next idle connection may be evicted
 		waited []*int      // the waiter counts this dial is counted in
@@ -376,6 +386,7 @@ type poolConn struct {
 	addr string
 
 	settle    *time.Timer
+	onClose   func(*poolConn) // called once it is closed, if set before
 	confirmed atomic.Bool
 	evicted   atomic.Bool
 	closeOnce sync.Once
@@ -439,6 +450,9 @@ func (c *poolConn) Close() error {
 		p.forgetLocked(c.addr, h)
 		p.roomLocked()
 		p.mu.Unlock()
+		if c.onClose != nil {
+			c.onClose(c)
+		}
 	})
 	return c.Conn.Close()
 }

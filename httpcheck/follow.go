@@ -92,7 +92,7 @@ func (c *Checker) send(req *http.Request) (*http.Response, error) {
 	if req.URL.User != nil && req.Header.Get("Authorization") == "" {
 		req = withBasicAuth(req)
 	}
-	resp, err := c.transport.RoundTrip(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/" {
@@ -101,6 +101,20 @@ func (c *Checker) send(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// roundTrip sends req on the lean HTTP/1.1 path when it can (see
+// h1Transport), else on the Transport.
+func (c *Checker) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.h1 != nil && req.URL.Scheme == "http" {
+		if proxy, err := c.transport.Proxy(req); proxy == nil && err == nil {
+			resp, err := c.h1.RoundTrip(req)
+			if err != errH1Fallback {
+				return resp, err
+			}
+		}
+	}
+	return c.transport.RoundTrip(req)
 }
 
 // withBasicAuth returns a copy of req that carries its URL's user and

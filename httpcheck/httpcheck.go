@@ -105,6 +105,7 @@ type Config struct {
 type Checker struct {
 	cfg       Config
 	transport *http.Transport
+	h1        *h1Transport // plain http without a proxy; nil: all on transport
 	pool      *connPool
 	header    http.Header // sent with every request: read only
 	host      string      // Config.Header's Host, which overrides the URL's
@@ -176,7 +177,7 @@ func newChecker(cfg Config, dial func(ctx context.Context, network, addr string)
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", cfg.UserAgent)
 	}
-	c := &Checker{cfg: cfg, transport: tr, pool: pool, header: header, host: cfg.Header.Get("Host")}
+	c := &Checker{cfg: cfg, transport: tr, h1: newH1Transport(pool), pool: pool, header: header, host: cfg.Header.Get("Host")}
 	return c
 }
 
@@ -187,6 +188,9 @@ func (c *Checker) Config() Config { return c.cfg }
 // run afterwards; they open new connections.
 func (c *Checker) Close() {
 	c.transport.CloseIdleConnections()
+	if c.h1 != nil {
+		c.h1.closeIdle()
+	}
 }
 
 // RetryPolicy returns the executor retry policy for Config.Retries: retry
