@@ -49,8 +49,18 @@ const maxHeaderBytes = 10 << 20
 
 // idleTimeout is how long an idle connection is kept for reuse (the
 // Transport's IdleConnTimeout in newChecker). Older ones are closed when
-// next found, or by Checker.Close.
+// next found, or by Checker.Close, as are those the server wrote to while
+// they were idle (see checkIdleAfter).
 const idleTimeout = 30 * time.Second
+
+// checkIdleAfter: a connection idle this long is asked whether the server
+// wrote to it or closed it meanwhile (see quiet) before it is reused. A
+// server that ends an idle connection may first send an unsolicited
+// response (408 Request Timeout): read as the answer to the next request,
+// it would give that check a status its URL never had. A connection freed
+// less than this ago is checked only for bytes already buffered: servers
+// keep idle connections for seconds.
+var checkIdleAfter = time.Second
 
 // errH1Fallback: the request holds something the lean path does not write
 // (a header value net/http would rewrite or reject): the Transport sends
@@ -254,20 +264,19 @@ func (b *h1Body) finish(complete bool) {
 // connection has carried requests before.
 func (t *h1Transport) get(ctx context.Context, addr string) (_ *h1Conn, reused bool, _ error) {
 	now := time.Now()
-	t.mu.Lock()
 	for {
+		t.mu.Lock()
 		h := t.popIdleLocked(addr)
 		if h == nil {
-			break
+			break // t.mu held
 		}
-		if now.Sub(h.idleAt) < idleTimeout {
-			t.mu.Unlock()
+		t.mu.Unlock()
+		idle := now.Sub(h.idleAt)
+		if idle < idleTimeout && h.br.Buffered() == 0 && (idle < checkIdleAfter || quiet(h.pc.Conn)) {
 			t.pool.take(h.pc)
 			return h, true, nil
 		}
-		t.mu.Unlock()
 		h.pc.Close()
-		t.mu.Lock()
 	}
 	w := &h1Waiter{got: make(chan *h1Conn, 1), notNeeded: make(chan struct{})}
 	t.waiters[addr] = append(t.waiters[addr], w)

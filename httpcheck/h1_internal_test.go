@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -370,5 +371,52 @@ func TestLeanPathHandsOver(t *testing.T) {
 	}
 	if n := len(c.h1.idle[b.ln.Addr().String()]); n != 1 {
 		t.Errorf("%d idle connections to the new host, want 1", n)
+	}
+}
+
+// TestLeanPathIdleWrittenTo has the server send an unsolicited 408 and
+// close a connection, right after its answer or while the connection sits
+// idle: the next check must not read that 408 as its answer, and goes on a
+// new connection. (net/http's Transport, which the lean path is otherwise
+// compared with, sometimes does: its reading goroutine may see the 408
+// only once the next request is sent.)
+func TestLeanPathIdleWrittenTo(t *testing.T) {
+	const with408 = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" +
+		"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+	s0 := startScript(t, func(n int, _ *http.Request, w io.Writer) bool {
+		io.WriteString(w, with408) // in one write: the 408 is read with the answer
+		return true
+	})
+	c0 := newTestChecker(t, Config{})
+	for i := range 3 {
+		if r := checkOne(t.Context(), c0, s0.url("/")); r.Status != 200 {
+			t.Fatalf("check %d, the 408 sent with the last answer: status %d, error %v; want 200", i, r.Status, r.Err)
+		}
+	}
+
+	defer func(d time.Duration) { checkIdleAfter = d }(checkIdleAfter)
+	checkIdleAfter = 0 // ask the socket at every reuse
+	write408, wrote := make(chan struct{}), make(chan struct{})
+	s := startScript(t, func(n int, _ *http.Request, w io.Writer) bool {
+		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		if n == 0 {
+			<-write408
+			io.WriteString(w, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+			close(wrote)
+			return true
+		}
+		return false
+	})
+	c := newTestChecker(t, Config{})
+	if r := checkOne(t.Context(), c, s.url("/")); r.Status != 200 {
+		t.Fatalf("first check: %d %v", r.Status, r.Err)
+	}
+	close(write408)
+	<-wrote
+	if r := checkOne(t.Context(), c, s.url("/")); r.Status != 200 {
+		t.Fatalf("check after the server wrote a 408 on the idle connection: status %d, error %v; want 200", r.Status, r.Err)
+	}
+	if n, _ := s.seen(); n != 2 {
+		t.Errorf("server accepted %d connections, want 2", n)
 	}
 }
