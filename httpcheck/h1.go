@@ -40,6 +40,8 @@ type h1Transport struct {
 	mu      sync.Mutex
 	idle    map[string][]*h1Conn   // by dial address, most recently used last
 	waiters map[string][]*h1Waiter // requests dialing for an address, first come first
+	sweep   *time.Timer            // closes connections idle for idleTimeout
+	armed   bool                   // sweep is set to fire
 }
 
 // maxHeaderBytes caps a response's status line and header, as the
@@ -48,9 +50,10 @@ type h1Transport struct {
 const maxHeaderBytes = 10 << 20
 
 // idleTimeout is how long an idle connection is kept for reuse (the
-// Transport's IdleConnTimeout in newChecker). Older ones are closed when
-// next found, or by Checker.Close, as are those the server wrote to while
-// they were idle (see checkIdleAfter).
+// Transport's IdleConnTimeout in newChecker). One timer per transport,
+// armed while connections are idle, closes older ones; a connection the
+// server wrote to while it was idle is closed when next found (see
+// checkIdleAfter).
 const idleTimeout = 30 * time.Second
 
 // checkIdleAfter: a connection idle this long is asked whether the server
@@ -367,9 +370,59 @@ func (t *h1Transport) offer(h *h1Conn, taken bool) {
 	}
 	h.idleAt = time.Now()
 	t.idle[h.addr] = append(t.idle[h.addr], h)
+	t.armLocked(idleTimeout)
 	t.mu.Unlock()
 	if taken {
 		t.pool.release(h.pc)
+	}
+}
+
+// armLocked sets the sweep to run in d unless it is set already. t.mu must
+// be held.
+func (t *h1Transport) armLocked(d time.Duration) {
+	switch {
+	case t.armed:
+	case t.sweep == nil:
+		t.sweep = time.AfterFunc(d, t.sweepIdle)
+	default:
+		t.sweep.Reset(d)
+	}
+	t.armed = true
+}
+
+// sweepIdle closes the connections idle for idleTimeout, and sets itself
+// to run again when the next one will have been.
+func (t *h1Transport) sweepIdle() {
+	now := time.Now()
+	var stale []*h1Conn
+	next := time.Duration(-1)
+	t.mu.Lock()
+	t.armed = false
+	for addr, l := range t.idle {
+		kept := l[:0]
+		for _, h := range l {
+			if left := idleTimeout - now.Sub(h.idleAt); left > 0 {
+				kept = append(kept, h)
+				if next < 0 || left < next {
+					next = left
+				}
+			} else {
+				stale = append(stale, h)
+			}
+		}
+		clear(l[len(kept):])
+		if len(kept) == 0 {
+			delete(t.idle, addr)
+		} else {
+			t.idle[addr] = kept
+		}
+	}
+	if next >= 0 {
+		t.armLocked(next)
+	}
+	t.mu.Unlock()
+	for _, h := range stale {
+		h.pc.Close()
 	}
 }
 
@@ -396,6 +449,10 @@ func (t *h1Transport) closeIdle() {
 	var all []*h1Conn
 	for _, l := range t.idle {
 		all = append(all, l...)
+	}
+	if t.armed {
+		t.sweep.Stop()
+		t.armed = false
 	}
 	t.mu.Unlock()
 	for _, h := range all {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -419,4 +420,56 @@ func TestLeanPathIdleWrittenTo(t *testing.T) {
 	if n, _ := s.seen(); n != 2 {
 		t.Errorf("server accepted %d connections, want 2", n)
 	}
+}
+
+// TestLeanPathClosesIdle checks that a connection left idle is closed
+// once idle for idleTimeout, as the Transport's IdleConnTimeout does, and
+// not before, even when the Checker is never used or closed again.
+func TestLeanPathClosesIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		closed := make(chan struct{})
+		dials := 0
+		dial := func(context.Context, string, string) (net.Conn, error) {
+			dials++
+			client, server := net.Pipe()
+			go func() {
+				defer close(closed)
+				br := bufio.NewReader(server)
+				for {
+					if _, err := http.ReadRequest(br); err != nil {
+						server.Close()
+						return
+					}
+					io.WriteString(server, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+				}
+			}()
+			return client, nil
+		}
+		c := newChecker(Config{Method: http.MethodGet, MaxRedirects: DefaultMaxRedirects, Concurrency: 2, UserAgent: "fanout"}, dial)
+		for i := range 2 {
+			if r := checkOne(t.Context(), c, "http://idle.test/"); r.Status != 200 {
+				t.Fatalf("check %d: %d %v", i, r.Status, r.Err)
+			}
+			time.Sleep(idleTimeout / 2) // idle, not for long enough
+		}
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatalf("connection closed after %v idle, before idleTimeout (%v)", idleTimeout/2, idleTimeout)
+		default:
+		}
+		time.Sleep(idleTimeout / 2)
+		synctest.Wait()
+		select {
+		case <-closed:
+		default:
+			t.Fatalf("connection still open after idleTimeout")
+		}
+		c.h1.mu.Lock()
+		n := len(c.h1.idle)
+		c.h1.mu.Unlock()
+		if n != 0 || dials != 1 {
+			t.Errorf("%d hosts still listed idle, %d dials; want 0 and 1", n, dials)
+		}
+	})
 }
