@@ -58,16 +58,43 @@ type hops struct {
 	// noBody: a 301, 302 or 303 came, after which the headers that
 	// describe a body are dropped.
 	noBody bool
+	// conns follows the connections of the hops sent on the Transport.
+	conns *attemptConns
+}
+
+// attemptConns makes the requestConns of an attempt when its first
+// request goes to the Transport: the lean path tells the pool itself
+// which connections are idle.
+type attemptConns struct {
+	pool *connPool
+	ctx  context.Context // carries rc and its client trace
+	rc   *requestConns
+}
+
+// context returns ctx as a hop on the Transport must carry it.
+func (a *attemptConns) context(ctx context.Context) context.Context {
+	if a.rc == nil {
+		a.ctx, a.rc = a.pool.withRequestConns(ctx)
+	}
+	return a.ctx
+}
+
+// done gives back the connections the attempt's hops on the Transport
+// used: its response is closed.
+func (a *attemptConns) done() {
+	if a.rc != nil {
+		a.rc.done()
+	}
 }
 
 // do sends req and follows its redirects. Like Client.Do, it returns the
 // final response, or the last redirect's along with the error of a
 // redirect refused by Config.MaxRedirects; errors are *url.Error.
-func (c *Checker) do(req *http.Request) (*http.Response, error) {
-	h := hops{first: req}
+func (c *Checker) do(h *hops, req *http.Request) (*http.Response, error) {
+	h.first = req
 	for {
 		h.sent++
-		resp, err := c.send(req)
+		resp, err := c.send(h, req)
 		if err != nil {
 			return nil, h.urlError(req.URL, err)
 		}
@@ -78,7 +105,7 @@ func (c *Checker) do(req *http.Request) (*http.Response, error) {
 		default:
 			return resp, nil
 		}
-		next, final, err := c.redirect(&h, req, resp)
+		next, final, err := c.redirect(h, req, resp)
 		if next == nil {
 			return final, err
 		}
@@ -88,11 +115,11 @@ func (c *Checker) do(req *http.Request) (*http.Response, error) {
 
 // send sends one request, with the Basic credentials of its URL unless it
 // has an Authorization header, as Client.send does.
-func (c *Checker) send(req *http.Request) (*http.Response, error) {
+func (c *Checker) send(h *hops, req *http.Request) (*http.Response, error) {
 	if req.URL.User != nil && req.Header.Get("Authorization") == "" {
 		req = withBasicAuth(req)
 	}
-	resp, err := c.roundTrip(req)
+	resp, err := c.roundTrip(h, req)
 	if err != nil {
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/" {
@@ -105,7 +132,7 @@ func (c *Checker) send(req *http.Request) (*http.Response, error) {
 
 // roundTrip sends req on the lean HTTP/1.1 path when it can (see
 // h1Transport), else on the Transport.
-func (c *Checker) roundTrip(req *http.Request) (*http.Response, error) {
+func (c *Checker) roundTrip(h *hops, req *http.Request) (*http.Response, error) {
 	if c.h1 != nil && req.URL.Scheme == "http" {
 		if proxy, err := c.transport.Proxy(req); proxy == nil && err == nil {
 			resp, err := c.h1.RoundTrip(req)
@@ -113,6 +140,9 @@ func (c *Checker) roundTrip(req *http.Request) (*http.Response, error) {
 				return resp, err
 			}
 		}
+	}
+	if h.conns != nil {
+		req = req.WithContext(h.conns.context(req.Context()))
 	}
 	return c.transport.RoundTrip(req)
 }

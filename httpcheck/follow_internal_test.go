@@ -183,9 +183,9 @@ func TestFollowMatchesClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, conns := c.pool.withRequestConns(t.Context())
-			resp, err := c.do(c.newRequest(ctx, u))
-			conns.done()
+			h := hops{conns: &attemptConns{pool: c.pool}}
+			resp, err := c.do(&h, c.newRequest(t.Context(), u))
+			h.conns.done()
 			got := settle(resp, err, rec)
 			got.Dials = int(dials.Swap(0))
 

@@ -319,9 +319,9 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL, text string) (answer,
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	ctx, conns := c.pool.withRequestConns(ctx)
-	defer conns.done()
-	resp, err := c.do(c.newRequest(ctx, u))
+	h := hops{conns: &attemptConns{pool: c.pool}}
+	defer h.conns.done()
+	resp, err := c.do(&h, c.newRequest(ctx, u))
 	var a answer
 	if resp != nil {
 		// With a redirect refused, do returns the last response too.
