@@ -22,14 +22,20 @@ import (
 // simultaneous SYNs would overflow it and the dropped ones wait a second to
 // be sent again. The settle time lets a server that answers slowly but
 // accepts at once (most servers: their backlog is in the thousands) get
-// its connections in a few milliseconds. Once a host has closed a
+// its connections in a few milliseconds. It is longer than the time a
+// Python server's accept loop may wait for the interpreter's lock (its
+// switch interval, 5 ms) while handler threads run: at 2 ms, 2 or 3 runs in
+// 20 of 200 URLs against python3 -m http.server lost first-wave connects
+// to its queue of 6 and waited 200 ms to make them again (connectPatience);
+// at 5 ms none did, and 2,000 checks at C=500 took about 10 ms more
+// (bench/README, "A lean HTTP/1.1 path"). Once a host has closed a
 // connection after answering (HTTP/1.0 and Connection: close, as Python's
 // http.server does), every request to it dials anew, so its connections
 // are confirmed only by an answer: the server then never has more than
 // newConnBurst of fanout's connections waiting to be accepted.
 const (
 	newConnBurst  = 4
-	newConnSettle = 2 * time.Millisecond
+	newConnSettle = 5 * time.Millisecond
 	maxLearned    = 4096 // hosts whose traits are remembered
 )
 
