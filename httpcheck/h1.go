@@ -494,7 +494,8 @@ func appendRequest(b []byte, req *http.Request) ([]byte, bool) {
 	b = append(b, "\r\n"...)
 	var ok bool
 	if ua, has := req.Header["User-Agent"]; has {
-		if len(ua) > 0 {
+		// As net/http: the first value, none when it is empty.
+		if len(ua) > 0 && strings.Trim(ua[0], " \t") != "" {
 			if b, ok = appendField(b, "User-Agent", ua[0]); !ok {
 				return b, false
 			}
