@@ -78,9 +78,10 @@ var errDialNotNeeded = errors.New("httpcheck: dial no longer needed")
 // it learns from the checks themselves (see requestConns): net/http's pool
 // does not say.
 type connPool struct {
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-	max    int
-	settle time.Duration
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	max     int
+	perHost int // most connections to one host (dialing or open); 0: no limit
+	settle  time.Duration
 
 	mu    sync.Mutex
 	open  int                   // connections dialing or open
@@ -111,14 +112,15 @@ type hostTraits struct {
 type hostConns struct {
 	open        int           // dialing or open
 	unconfirmed int           // new ones not yet confirmed
-	confirmed   chan struct{} // closed (and replaced) when one is confirmed
+	confirmed   chan struct{} // closed (and replaced) when one is confirmed or closed
 	waiters     int           // dials waiting on confirmed
 }
 
-func newConnPool(dial func(ctx context.Context, network, addr string) (net.Conn, error), max int) *connPool {
+func newConnPool(dial func(ctx context.Context, network, addr string) (net.Conn, error), max, perHost int) *connPool {
 	return &connPool{
 		dial:    dial,
 		max:     max,
+		perHost: perHost,
 		settle:  newConnSettle,
 		hosts:   make(map[string]*hostConns),
 		learned: make(map[string]hostTraits),
@@ -136,8 +138,8 @@ func (p *connPool) roomLocked() {
 }
 
 // DialContext opens a connection to addr once there is room for it: fewer
-// than max connections open and fewer than newConnBurst unconfirmed to this
-// host. It gives up when ctx ends or when the request it was started for
+// than max connections open, fewer than perHost to this host, and fewer
+// than newConnBurst unconfirmed to it. It gives up when ctx ends or when the request it was started for
 // got a connection while it waited.
 func (p *connPool) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var notNeeded <-chan struct{}
@@ -190,7 +192,7 @@ func (p *connPool) dialFor(ctx context.Context, network, addr string, notNeeded 
 				continue
 			}
 		}
-		if p.open < p.max && h.unconfirmed < newConnBurst {
+		if p.open < p.max && h.unconfirmed < newConnBurst && (p.perHost == 0 || h.open < p.perHost) {
 			p.open++
 			h.open++
 			h.unconfirmed++
@@ -344,11 +346,17 @@ func (p *connPool) evictableLocked(addr string, newHost bool, now time.Time) (*p
 func (p *connPool) confirmLocked(addr string) {
 	h := p.hosts[addr]
 	h.unconfirmed--
+	p.hostRoomLocked(h)
+	p.forgetLocked(addr, h)
+}
+
+// hostRoomLocked wakes the dials waiting for room at h: one of its
+// connections was confirmed or closed. p.mu must be held.
+func (p *connPool) hostRoomLocked(h *hostConns) {
 	if h.waiters > 0 {
 		close(h.confirmed)
 		h.confirmed = make(chan struct{})
 	}
-	p.forgetLocked(addr, h)
 }
 
 // forgetLocked drops the counts of a host without connections or dials.
@@ -453,6 +461,9 @@ func (c *poolConn) Close() error {
 		p.open--
 		h := p.hosts[c.addr]
 		h.open--
+		if p.perHost > 0 {
+			p.hostRoomLocked(h)
+		}
 		p.forgetLocked(c.addr, h)
 		p.roomLocked()
 		p.mu.Unlock()

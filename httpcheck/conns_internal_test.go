@@ -119,3 +119,37 @@ func TestConnectionsWithinConcurrency(t *testing.T) {
 		t.Errorf("%d connections open at once for a concurrency of %d", d.maxOpen, limit)
 	}
 }
+
+// TestConnectionsWithinPerHost checks that a checker holds no more
+// connections to one host than Config.PerHost, even when more checks of
+// that host run at once (an executor without the key limit, or redirects
+// into the host): the lean path's checks wait for one of the host's
+// connections, as the Transport's MaxConnsPerHost makes them.
+func TestConnectionsWithinPerHost(t *testing.T) {
+	const (
+		limit   = 20
+		perHost = 3
+	)
+	servers, _ := startServers(t, 2, time.Millisecond)
+	d := &countingDialer{}
+	c := newChecker(Config{Method: http.MethodGet, MaxRedirects: DefaultMaxRedirects, Concurrency: limit, PerHost: perHost, UserAgent: "fanout"}, d.DialContext)
+	e := fanout.New(fanout.WithLimit(limit)) // no key limit: 20 checks of one host at once
+	defer c.Close()
+	defer e.Close()
+	var urls []string
+	for i := range 2000 {
+		urls = append(urls, fmt.Sprintf("%s/?i=%d", servers[i/1000], i))
+	}
+	for r := range c.CheckAll(t.Context(), e, URLs(urls...)) {
+		if r.Status != 200 {
+			t.Fatalf("%+v", r)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// The first host's connections stay open, idle, while the second's are
+	// used: the pool has room for them.
+	if d.maxOpen > 2*perHost || d.dials > 2*perHost {
+		t.Errorf("%d connections dialed, %d open at once, for two hosts at most %d a host", d.dials, d.maxOpen, perHost)
+	}
+}

@@ -152,7 +152,7 @@ func newChecker(cfg Config, dial func(ctx context.Context, network, addr string)
 	// whenever no idle connection is free at that instant, and keeps the
 	// extra ones when another frees up first (579 connections for 500
 	// checks, 1,726 for 1,000).
-	pool := newConnPool(dial, cfg.Concurrency)
+	pool := newConnPool(dial, cfg.Concurrency, cfg.PerHost)
 	tr := &http.Transport{
 		Proxy:             http.ProxyFromEnvironment,
 		DialContext:       pool.DialContext,
