@@ -15,7 +15,7 @@
 //
 // Plain http:// requests without a proxy go over HTTP/1.1 on the checking
 // goroutine itself, parsed by net/http's ReadResponse: no goroutine per
-// connection, and 30-40% less CPU per check than on net/http's Transport
+// connection, and 24-40% less CPU per check than on net/http's Transport
 // in fanout http at 500 checks at once (bench/README.md). HTTPS,
 // proxies and HTTP/2 go through the Transport. The lean path sends no
 // Accept-Encoding, as curl does not; either way a check follows redirects
