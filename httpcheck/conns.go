@@ -76,7 +76,8 @@ var errDialNotNeeded = errors.New("httpcheck: dial no longer needed")
 // idle the longest when a new one is needed and none is free, and paces new
 // connections to each host (see newConnBurst). Which connections are idle
 // it learns from the checks themselves (see requestConns): net/http's pool
-// does not say.
+// does not say. The lean path (h1Transport) keeps its own idle connections
+// and tells the pool as it takes and gives them back.
 type connPool struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	max     int
@@ -139,8 +140,8 @@ func (p *connPool) roomLocked() {
 
 // DialContext opens a connection to addr once there is room for it: fewer
 // than max connections open, fewer than perHost to this host, and fewer
-// than newConnBurst unconfirmed to it. It gives up when ctx ends or when the request it was started for
-// got a connection while it waited.
+// than newConnBurst unconfirmed to it. It gives up when ctx ends or when
+// the request it was started for got a connection while it waited.
 func (p *connPool) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	var notNeeded <-chan struct{}
 	if rc := requestConnsFrom(ctx); rc != nil {

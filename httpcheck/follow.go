@@ -59,7 +59,7 @@ type hops struct {
 	// describe a body are dropped.
 	noBody bool
 	// conns follows the connections of the hops sent on the Transport.
-	conns *attemptConns
+	conns attemptConns
 }
 
 // attemptConns makes the requestConns of an attempt when its first
@@ -141,10 +141,7 @@ func (c *Checker) roundTrip(h *hops, req *http.Request) (*http.Response, error) 
 			}
 		}
 	}
-	if h.conns != nil {
-		req = req.WithContext(h.conns.context(req.Context()))
-	}
-	return c.transport.RoundTrip(req)
+	return c.transport.RoundTrip(req.WithContext(h.conns.context(req.Context())))
 }
 
 // withBasicAuth returns a copy of req that carries its URL's user and

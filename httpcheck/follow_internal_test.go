@@ -183,7 +183,7 @@ func TestFollowMatchesClient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := hops{conns: &attemptConns{pool: c.pool}}
+			h := hops{conns: attemptConns{pool: c.pool}}
 			resp, err := c.do(&h, c.newRequest(t.Context(), u))
 			h.conns.done()
 			got := settle(resp, err, rec)

@@ -320,7 +320,7 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL, text string) (answer,
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
 		defer cancel()
 	}
-	h := hops{conns: &attemptConns{pool: c.pool}}
+	h := hops{conns: attemptConns{pool: c.pool}}
 	defer h.conns.done()
 	resp, err := c.do(&h, c.newRequest(ctx, u))
 	var a answer
