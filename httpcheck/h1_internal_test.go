@@ -297,7 +297,12 @@ func TestLeanPathHonoursProxy(t *testing.T) {
 		io.WriteString(w, "HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\n\r\n")
 		return false
 	})
-	c := newTestChecker(t, Config{})
+	// origin.test is never looked up: the resolver refuses, so a lean path
+	// that skipped the proxy fails here without a query leaving the host.
+	noDNS := &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no DNS in this test")
+	}}
+	c := newTestChecker(t, Config{Resolver: noDNS})
 	pu, _ := url.Parse(proxy.url(""))
 	c.transport.Proxy = http.ProxyURL(pu)
 	r := checkOne(t.Context(), c, "http://origin.test/x")
