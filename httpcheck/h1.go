@@ -285,7 +285,7 @@ func (t *h1Transport) get(ctx context.Context, addr string) (_ *h1Conn, reused b
 	t.waiters[addr] = append(t.waiters[addr], w)
 	t.mu.Unlock()
 
-	pc, err := t.pool.dialFor(ctx, "tcp", addr, w.notNeeded)
+	pc, err := t.dial(ctx, addr, w.notNeeded)
 
 	t.mu.Lock()
 	ws := t.waiters[addr]
@@ -312,6 +312,25 @@ func (t *h1Transport) get(ctx context.Context, addr string) (_ *h1Conn, reused b
 		return nil, false, err
 	}
 	return t.adopt(pc, addr, true), false, nil
+}
+
+// dial makes a connection to addr through the pool on a goroutine of its
+// own, as the Transport does, and waits for it. The dial's frames (the
+// pool's, net.Dialer's) would otherwise grow the check's stack from 4 KB
+// to 8 KB, which it then keeps while its request is in flight: 4 KB more
+// per check held at once (BenchmarkStackPerCheck).
+func (t *h1Transport) dial(ctx context.Context, addr string, notNeeded <-chan struct{}) (*poolConn, error) {
+	type dialed struct {
+		pc  *poolConn
+		err error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		pc, err := t.pool.dialFor(ctx, "tcp", addr, notNeeded)
+		ch <- dialed{pc, err}
+	}()
+	d := <-ch
+	return d.pc, d.err
 }
 
 // adopt wraps pc, a new connection to addr: taken by the caller when use is
