@@ -83,6 +83,9 @@ type connPool struct {
 	max     int
 	perHost int // most connections to one host (dialing or open); 0: no limit
 	settle  time.Duration
+	// closed, if set, is told of each connection once it is closed (the
+	// lean path drops it from its idle ones). Set before the first dial.
+	closed func(*poolConn)
 
 	mu    sync.Mutex
 	open  int                   // connections dialing or open
@@ -401,7 +404,6 @@ type poolConn struct {
 	addr string
 
 	settle    *time.Timer
-	onClose   func(*poolConn) // called once it is closed, if set before
 	confirmed atomic.Bool
 	evicted   atomic.Bool
 	closeOnce sync.Once
@@ -468,8 +470,8 @@ func (c *poolConn) Close() error {
 		p.forgetLocked(c.addr, h)
 		p.roomLocked()
 		p.mu.Unlock()
-		if c.onClose != nil {
-			c.onClose(c)
+		if p.closed != nil {
+			p.closed(c)
 		}
 	})
 	return c.Conn.Close()

@@ -44,17 +44,22 @@ type h1Transport struct {
 	armed   bool                   // sweep is set to fire
 }
 
-// maxHeaderBytes caps a response's status line and header, as the
-// Transport's default MaxResponseHeaderBytes does: a hostile server cannot
-// make a check read without end.
+// maxHeaderBytes caps a response's status line and header, on the lean
+// path and on the Transport (its MaxResponseHeaderBytes, the same as its
+// default): a hostile server cannot make a check read without end.
 const maxHeaderBytes = 10 << 20
 
-// idleTimeout is how long an idle connection is kept for reuse (the
-// Transport's IdleConnTimeout in newChecker). One timer per transport,
+// idleTimeout is how long an idle connection is kept for reuse, on the
+// lean path and on the Transport (its IdleConnTimeout). One timer per transport,
 // armed while connections are idle, closes older ones; a connection the
 // server wrote to while it was idle is closed when next found (see
 // checkIdleAfter).
 const idleTimeout = 30 * time.Second
+
+// readBufferSize is a connection's read buffer, on the lean path and on
+// the Transport: a check reads a status line, a header and a capped body,
+// and at a thousand connections the 4 KB default would hold 4 MB.
+const readBufferSize = 1 << 10
 
 // checkIdleAfter: a connection idle this long is asked whether the server
 // wrote to it or closed it meanwhile (see quiet) before it is reused. A
@@ -70,8 +75,12 @@ var checkIdleAfter = time.Second
 // it.
 var errH1Fallback = errors.New("httpcheck: request left to net/http")
 
+// newH1Transport returns the lean path over pool's connections; it tells
+// the pool to report closed ones to it.
 func newH1Transport(pool *connPool) *h1Transport {
-	return &h1Transport{pool: pool, idle: make(map[string][]*h1Conn), waiters: make(map[string][]*h1Waiter)}
+	t := &h1Transport{pool: pool, idle: make(map[string][]*h1Conn), waiters: make(map[string][]*h1Waiter)}
+	pool.closed = t.forget
+	return t
 }
 
 // h1Conn is one connection of an h1Transport.
@@ -337,8 +346,7 @@ func (t *h1Transport) dial(ctx context.Context, addr string, notNeeded <-chan st
 // set, else offered to the next request for addr.
 func (t *h1Transport) adopt(pc *poolConn, addr string, use bool) *h1Conn {
 	h := &h1Conn{t: t, pc: pc, addr: addr, limit: -1}
-	h.br = bufio.NewReaderSize(h, 1<<10)
-	pc.onClose = t.forget
+	h.br = bufio.NewReaderSize(h, readBufferSize)
 	if use {
 		t.pool.take(pc)
 	} else {

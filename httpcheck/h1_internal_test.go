@@ -405,7 +405,7 @@ func TestLeanPathIdleWrittenTo(t *testing.T) {
 	write408, wrote := make(chan struct{}), make(chan struct{})
 	s := startScript(t, func(n int, _ *http.Request, w io.Writer) bool {
 		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-		if n == 0 {
+		if n == 1 {
 			<-write408
 			io.WriteString(w, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 			close(wrote)
@@ -413,11 +413,20 @@ func TestLeanPathIdleWrittenTo(t *testing.T) {
 		}
 		return false
 	})
+	var once sync.Once
+	release := func() { once.Do(func() { close(write408) }) }
+	t.Cleanup(release) // before the server's close, should a check fail
 	c := newTestChecker(t, Config{})
-	if r := checkOne(t.Context(), c, s.url("/")); r.Status != 200 {
-		t.Fatalf("first check: %d %v", r.Status, r.Err)
+	// A quiet idle connection is asked and reused.
+	for i := range 2 {
+		if r := checkOne(t.Context(), c, s.url("/")); r.Status != 200 {
+			t.Fatalf("check %d: %d %v", i, r.Status, r.Err)
+		}
 	}
-	close(write408)
+	if n, _ := s.seen(); n != 1 {
+		t.Fatalf("server accepted %d connections for two checks on a quiet connection, want 1", n)
+	}
+	release()
 	<-wrote
 	if r := checkOne(t.Context(), c, s.url("/")); r.Status != 200 {
 		t.Fatalf("check after the server wrote a 408 on the idle connection: status %d, error %v; want 200", r.Status, r.Err)

@@ -163,16 +163,17 @@ func newChecker(cfg Config, dial func(ctx context.Context, network, addr string)
 		MaxIdleConns:        cfg.Concurrency,
 		MaxIdleConnsPerHost: cfg.Concurrency,
 		MaxConnsPerHost:     cfg.PerHost,
-		IdleConnTimeout:     30 * time.Second,
+		IdleConnTimeout:     idleTimeout,
 		// A check writes a short request and reads a status line,
 		// headers and a capped body: small buffers do (a longer header
 		// line is read in pieces), and at a thousand connections the
 		// 4 KB defaults alone hold 8 MB.
-		ReadBufferSize:        1 << 10,
-		WriteBufferSize:       1 << 10,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		TLSClientConfig:       &tls.Config{InsecureSkipVerify: cfg.Insecure, RootCAs: cfg.RootCAs},
+		ReadBufferSize:         readBufferSize,
+		WriteBufferSize:        readBufferSize,
+		MaxResponseHeaderBytes: maxHeaderBytes,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		TLSClientConfig:        &tls.Config{InsecureSkipVerify: cfg.Insecure, RootCAs: cfg.RootCAs},
 	}
 	// One header for every request: net/http copies a request's header
 	// before changing it (redirects, credentials in the URL), never writes
