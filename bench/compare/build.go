@@ -13,8 +13,8 @@ import (
 // httpxVersion is the projectdiscovery httpx release the harness builds.
 const httpxVersion = "v1.11.0"
 
-// buildAll builds fanout and the two test servers from this checkout into
-// bin, and httpx and rush from their modules when withHTTPX and withRush
+// buildAll builds fanout, the two test servers and the bare Go client
+// (the floor) from this checkout into bin, and httpx and rush from their modules when withHTTPX and withRush
 // are set. A piece that does not
 // build is reported and left out (its file bin/NAME.err says why); only a
 // checkout where nothing builds is an error.
@@ -28,6 +28,7 @@ func buildAll(ctx context.Context, bin string, withHTTPX, withRush bool, before 
 		"fanout":       "./cmd/fanout",
 		"testserver":   "./cmd/fanout/internal/cmd/testserver",
 		"lambdaserver": "./cmd/fanout/internal/cmd/lambdaserver",
+		"bare":         "./bench/bare",
 	} {
 		logf("building %s", pkg)
 		out, err := goCmd(ctx, root, "build", "-o", filepath.Join(bin, name), pkg)

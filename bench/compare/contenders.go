@@ -163,6 +163,14 @@ var contenders = []contender{
 		rounds: oneRoundFrom(1_000_000),
 	},
 	{
+		// The floor: net/http from C goroutines, nothing else (bench/bare).
+		name: "bare Go: net/http from C goroutines", kind: "http", format: statusKey, conc: same, python: true,
+		skip: needs("bare"),
+		cmd: func(e *env, in inputs, _ *workload, c int) ([]string, string) {
+			return []string{filepath.Join(e.bin, "bare"), "http", "-c", itoa(c)}, in.urls
+		},
+	},
+	{
 		name: "seed pattern, Python, ThreadPoolExecutor(C)", kind: "http", format: statusKey, conc: same,
 		skip: notStreamed("gathers one future per URL, all held in memory"),
 		cmd: func(e *env, in inputs, _ *workload, c int) ([]string, string) {
@@ -259,6 +267,16 @@ var contenders = []contender{
 		cmd: func(e *env, in inputs, _ *workload, c int) ([]string, string) {
 			return []string{filepath.Join(e.bin, "fanout-before"), "lambda", "--function", "bench",
 				"--endpoint-url", e.lambda, "--region", "us-east-1", "-c", itoa(c), "-o", "jsonl"}, in.payloads
+		},
+		environ: lambdaEnv,
+	},
+	{
+		// The floor: the AWS SDK's Invoke from C goroutines (bench/bare).
+		name: "bare Go: AWS SDK Invoke from C goroutines", kind: "lambda", format: statusKey, conc: same,
+		skip: all(needs("bare"), needs("lambdaserver")),
+		cmd: func(e *env, in inputs, _ *workload, c int) ([]string, string) {
+			return []string{filepath.Join(e.bin, "bare"), "lambda", "-c", itoa(c), "-endpoint", e.lambda,
+				"-function", "bench"}, in.payloads
 		},
 		environ: lambdaEnv,
 	},
