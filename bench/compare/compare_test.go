@@ -193,9 +193,11 @@ func TestParseCounts(t *testing.T) {
 		want serverCounts
 		ok   bool
 	}{
-		{"stats requests=20000 connections=517 peak=500", serverCounts{20000, 517, 500}, true},
+		{"stats requests=20000 connections=517 peak=500", serverCounts{20000, 517, 500, 0}, true},
+		{"stats requests=20000 connections=517 peak=500 cpu=1250000", serverCounts{20000, 517, 500, 1250 * time.Millisecond}, true},
+		{"stats requests=10 connections=3 cpu=x", serverCounts{}, false},
 		// The Lambda server does not say its peak.
-		{"stats requests=10 connections=3", serverCounts{10, 3, 0}, true},
+		{"stats requests=10 connections=3", serverCounts{10, 3, 0, 0}, true},
 		{"stats requests=10", serverCounts{requests: 10}, false},
 		{"stats requests=x connections=3", serverCounts{}, false},
 		{"requests=1 connections=1", serverCounts{}, false},

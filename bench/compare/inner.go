@@ -211,9 +211,10 @@ func runWorkload(ctx context.Context, cfg config, e *env, work string, gs []*gro
 				o := runOnce(ctx, work, argv, stdin, cl.c.environ, w.timeout, w.n, cl.c.format)
 				if c1, ok1 := counted.counters(); ok0 && ok1 {
 					o.requests, o.conns, o.peakConns = c1.requests-c0.requests, c1.conns-c0.conns, c1.peak
+					o.serverCPU = c1.cpu - c0.cpu
 				}
-				logf("  %s, peak RSS %d MB, CPU %s, %d requests on %d connections (%s open at once), %s%s", o.wall.Round(time.Millisecond),
-					o.rssKB>>10, o.cpu.Round(10*time.Millisecond), o.requests, o.conns, fmtPeak(o.peakConns), o.verdict, errSuffix(o))
+				logf("  %s, peak RSS %d MB, CPU %s (server %s), %d requests on %d connections (%s open at once), %s%s", o.wall.Round(time.Millisecond),
+					o.rssKB>>10, o.cpu.Round(10*time.Millisecond), o.serverCPU.Round(10*time.Millisecond), o.requests, o.conns, fmtPeak(o.peakConns), o.verdict, errSuffix(o))
 				cl.runs = append(cl.runs, o)
 				// Let the sockets of the last run close before the next.
 				time.Sleep(300 * time.Millisecond)
@@ -290,10 +291,11 @@ func startServer(ctx context.Context, work, exe string, args ...string) (*server
 }
 
 // serverCounts is a server's answer to SIGUSR1: requests and connections
-// since it started, and the most connections open at once since its
-// previous answer (0 when the server does not say).
+// since it started, the most connections open at once since its previous
+// answer, and the CPU it has used (0 when the server does not say).
 type serverCounts struct {
 	requests, conns, peak int64
+	cpu                   time.Duration
 }
 
 // counters asks the server for its counts; ok is false when it does not
@@ -317,7 +319,8 @@ func (s *server) counters() (c serverCounts, ok bool) {
 	}
 }
 
-// parseCounts reads a "stats requests=N connections=M [peak=P]" line.
+// parseCounts reads a "stats requests=N connections=M [peak=P] [cpu=U]"
+// line, U in microseconds.
 func parseCounts(line string) (c serverCounts, ok bool) {
 	fields := strings.Fields(line)
 	if len(fields) == 0 || fields[0] != "stats" {
@@ -339,6 +342,8 @@ func parseCounts(line string) (c serverCounts, ok bool) {
 			seen++
 		case "peak":
 			c.peak = n
+		case "cpu":
+			c.cpu = time.Duration(n) * time.Microsecond
 		}
 	}
 	return c, seen == 2

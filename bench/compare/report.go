@@ -27,6 +27,8 @@ type summary struct {
 	median time.Duration
 	rssKB  int64
 	cpu    time.Duration // of the run with the median wall time
+	// serverCPU is the server's CPU during that run (0: not known).
+	serverCPU time.Duration
 	// requests and conns are what the server saw in the last run;
 	// peakConns is the most connections open at once in any run (0 when
 	// the server does not say).
@@ -63,7 +65,7 @@ func summarize(cl *cell) summary {
 		s.median = sorted[len(sorted)/2]
 		for _, o := range cl.runs {
 			if o.timed() && o.wall == s.median {
-				s.cpu = o.cpu
+				s.cpu, s.serverCPU = o.cpu, o.serverCPU
 			}
 		}
 	}
@@ -92,14 +94,14 @@ func render(cfg config, e *env, groups []*group) string {
 			fmt.Fprintf(&b, " (ideal %s)", fmtDur(ideal))
 		}
 		b.WriteString("\n\n")
-		fmt.Fprintf(&b, "| contender | concurrency | wall (%s) | x ideal | x fanout | peak RSS | CPU | calls/s | requests / connections (most open at once) | correct |\n", rounds)
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&b, "| contender | concurrency | wall (%s) | x ideal | x fanout | peak RSS | CPU | server CPU | calls/s | requests / connections (most open at once) | correct |\n", rounds)
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		ref := refMedian(g)
 		for _, cl := range g.cells {
 			c := fmt.Sprint(g.conc)
 			name := strings.NewReplacer(" C", " "+c, "(C)", "("+c+")").Replace(cl.c.name)
 			if cl.skipped != "" {
-				fmt.Fprintf(&b, "| %s | | %s | | | | | | | |\n", name, cl.skipped)
+				fmt.Fprintf(&b, "| %s | | %s | | | | | | | | |\n", name, cl.skipped)
 				continue
 			}
 			s := summarize(cl)
@@ -134,8 +136,12 @@ func render(cfg config, e *env, groups []*group) string {
 			if s.cpu > 0 {
 				cpu = fmtDur(s.cpu)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d MB | %s | %s | %s | %s |\n",
-				name, cl.c.conc(g.conc), wall, xIdeal, xRef, s.rssKB>>10, cpu, rate, conns, s.verdict)
+			serverCPU := "—"
+			if s.serverCPU > 0 {
+				serverCPU = fmtDur(s.serverCPU)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d MB | %s | %s | %s | %s | %s |\n",
+				name, cl.c.conc(g.conc), wall, xIdeal, xRef, s.rssKB>>10, cpu, serverCPU, rate, conns, s.verdict)
 		}
 		b.WriteString("\n")
 	}
@@ -344,7 +350,7 @@ func machine(e *env) string {
 		first("uname", "-r"), runtime.Version(), firstWords(first("curl", "--version"), 2), first("python3", "--version"), isolation)
 	fmt.Fprintf(&b, "HTTP calls go round robin over %d ports of the project's test server (a separate process); "+
 		"each contender runs under `/usr/bin/time -f %%M` (peak RSS of the largest process: for xargs, one curl), "+
-		"output to a file; `python3 -m http.server` (listen backlog 5) serves its own workload. CPU is user + system time of the median run, children included. \"requests / connections\" is what the test server saw in the last round, and in brackets the most connections it had open at once in any round. \"correct\" checks that every call has exactly one record with status 200. "+
+		"output to a file; `python3 -m http.server` (listen backlog 5) serves its own workload. CPU is user + system time of the median run, children included; \"server CPU\" is what the test server (or the Lambda server) used during that run, on the same cores. \"requests / connections\" is what the test server saw in the last round, and in brackets the most connections it had open at once in any round. \"correct\" checks that every call has exactly one record with status 200. "+
 		"A contender that drops records is not timed. The Python rows are the seed article's pattern "+
 		"(asyncio.gather over loop.run_in_executor) with urllib; the Lambda ones POST unsigned with urllib, "+
 		"as boto3 is not installed. The exec rows run `true` or `sleep 0.1` once per input line; "+

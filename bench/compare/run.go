@@ -26,6 +26,10 @@ type outcome struct {
 	// requests, connections accepted, and the most open at once (0 when
 	// the server does not say).
 	requests, conns, peakConns int64
+	// serverCPU is the CPU the server used during the run (0 when it
+	// does not say): on a machine the server shares, the contender's
+	// wall time depends on it too.
+	serverCPU time.Duration
 }
 
 // timed reports whether the run's wall time counts.

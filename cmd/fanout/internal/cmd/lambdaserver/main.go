@@ -9,7 +9,7 @@
 // serves until SIGINT or SIGTERM, or until its standard input reaches end of
 // file when started with -stdin, so it never outlives the process that
 // started it. On SIGUSR1 it prints its counters to stdout as one line,
-// "stats requests=N connections=M", as internal/cmd/testserver does, for
+// "stats requests=N connections=M cpu=U", as internal/cmd/testserver does, for
 // bench/compare. Every function name exists; each call runs for -delay plus the
 // payload's sleep_ms, and the payload drives errors as the package documents.
 package main

@@ -8,9 +8,10 @@
 // http://127.0.0.1:41234, and serves until SIGINT or SIGTERM, or until its
 // standard input reaches end of file when started with -stdin, so it never
 // outlives the process that started it. On SIGUSR1 it prints its counters
-// to stdout as one line, "stats requests=N connections=M peak=P", which is
-// how bench/compare counts the requests and connections of each contender:
-// P is the most connections open at once since the previous such line. The
+// to stdout as one line, "stats requests=N connections=M peak=P cpu=U", which
+// is how bench/compare counts the requests and connections of each
+// contender: P is the most connections open at once since the previous such
+// line, U the microseconds of CPU the server has used (see package serve). The
 // endpoints are listed in the documentation of internal/testserver, e.g.
 // /status/200?delay=50ms.
 package main
