@@ -180,3 +180,66 @@ func TestCauseOfATaskContext(t *testing.T) {
 		}
 	})
 }
+
+// afterFuncer is the method a task's context offers for context.AfterFunc
+// without a Done channel.
+type afterFuncer interface {
+	AfterFunc(f func()) (stop func() bool)
+}
+
+// A task's AfterFunc runs its callback when the future settles, takes a
+// stopped one back, makes no Done channel, and runs at once (in a goroutine
+// of its own) on a task that has settled.
+func TestTaskContextAfterFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New()
+		defer ex.Close()
+		ran := make(chan string, 3)
+		stops := make(chan [2]func() bool, 1)
+		kept := make(chan context.Context, 1)
+		f := fanout.Submit(context.Background(), ex, func(ctx context.Context) (int, error) {
+			a, ok := ctx.(afterFuncer)
+			if !ok {
+				t.Errorf("a task's context %T has no AfterFunc method", ctx)
+				return 0, nil
+			}
+			kept <- ctx
+			stops <- [2]func() bool{
+				a.AfterFunc(func() { ran <- "kept" }),
+				a.AfterFunc(func() { ran <- "stopped" }),
+			}
+			time.Sleep(time.Hour) // ignores its context: the future settles on Cancel
+			return 1, nil
+		})
+		synctest.Wait()
+		s := <-stops
+		if !s[1]() {
+			t.Error("stop before the end = false, want true")
+		}
+		synctest.Wait()
+		if len(ran) != 0 {
+			t.Fatalf("%q ran before the task settled", <-ran)
+		}
+		f.Cancel()
+		if got := <-ran; got != "kept" {
+			t.Errorf("ran %q, want kept", got)
+		}
+		if s[0]() {
+			t.Error("stop after the callback ran = true, want false")
+		}
+		if fanout.HasDone(f) {
+			t.Error("AfterFunc made the task's Done channel")
+		}
+		late := (<-kept).(afterFuncer).AfterFunc(func() { ran <- "late" })
+		synctest.Wait()
+		if got := <-ran; got != "late" {
+			t.Errorf("on a settled task ran %q, want late", got)
+		}
+		if late() {
+			t.Error("stop of a callback on a settled task = true, want false")
+		}
+		if len(ran) != 0 {
+			t.Errorf("%q ran too", <-ran)
+		}
+	})
+}

@@ -14,3 +14,6 @@ func Callbacks[T any](f *Future[T]) int {
 	}
 	return n
 }
+
+// HasDone reports whether f's task made its Done channel.
+func HasDone[T any](f *Future[T]) bool { return f.t.done.Load() != nil }

@@ -322,8 +322,14 @@ func (t *task) watch(f func()) (stop func() bool) {
 	if t.settled {
 		t.mu.Unlock()
 		f()
-		return func() bool { return false }
+		return nothingToStop
 	}
+	return t.afterLocked(f)
+}
+
+// afterLocked keeps f to run when the task settles and returns its stop
+// function. t.mu must be held; afterLocked releases it.
+func (t *task) afterLocked(f func()) (stop func() bool) {
 	a := &afterFunc{f: f}
 	m := t.moreLocked()
 	m.afters = append(m.afters, a)
@@ -340,6 +346,28 @@ func (t *task) watch(f func()) (stop func() bool) {
 		return false
 	}
 }
+
+// AfterFunc arranges for f to run once the task's context ends (its future
+// settles): in the settling goroutine, or at once in a goroutine of its own
+// if it has ended already. Calling the returned stop before that takes f
+// back and reports true. It is context.AfterFunc for a task's context
+// without the cost of its Done channel, which the task makes only when
+// asked (five allocations, and one more for each context derived from it):
+// code that runs a call's blocking operation and ends it itself, such as
+// httpcheck's HTTP/1.1 path, asks the context for this method and falls back
+// to context.AfterFunc when it is not there.
+func (t *task) AfterFunc(f func()) (stop func() bool) {
+	t.mu.Lock()
+	if t.settled {
+		t.mu.Unlock()
+		go f()
+		return nothingToStop
+	}
+	return t.afterLocked(f)
+}
+
+// nothingToStop is the stop function of a callback that ran or runs now.
+func nothingToStop() bool { return false }
 
 // onSettle runs f when the task settles, in the settling goroutine, or now
 // if it has settled. Unlike AfterFunc it cannot be undone, and costs no

@@ -91,9 +91,10 @@ type h1Conn struct {
 	addr string
 
 	// Owned by the request using the connection.
-	limit  int64     // bytes the response header may still take; -1: no limit
-	read   int64     // bytes read for the current request
-	idleAt time.Time // when it was last given back
+	limit    int64     // bytes the response header may still take; -1: no limit
+	read     int64     // bytes read for the current request
+	idleAt   time.Time // when it was last given back
+	deadline time.Time // set on the connection (see watchCtx); zero: none
 }
 
 // h1Waiter is a request dialing for a connection: a connection freed
@@ -164,14 +165,17 @@ var requestBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); retu
 // roundTrip writes the request b for req on h and reads its response. On
 // error h is closed, and retry says whether nothing at all came back.
 func (h *h1Conn) roundTrip(ctx context.Context, req *http.Request, b []byte) (_ *http.Response, retry bool, _ error) {
-	stop := h1NoStop
-	if ctx.Done() != nil {
-		pc := h.pc
-		stop = context.AfterFunc(ctx, func() { pc.SetDeadline(aLongTimeAgo) })
+	deadline, watch := watchCtx(ctx)
+	if !deadline.Equal(h.deadline) {
+		h.pc.SetDeadline(deadline)
+		h.deadline = deadline
 	}
+	pc := h.pc
+	stop := afterFunc(watch, func() { pc.SetDeadline(aLongTimeAgo) })
 	fail := func(err error) (*http.Response, bool, error) {
 		stop()
 		h.pc.Close()
+		expireOn(ctx, err)
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
@@ -241,6 +245,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.finish(true)
 	case err != nil:
+		expireOn(b.ctx, err)
 		if b.ctx.Err() != nil {
 			err = context.Cause(b.ctx)
 		}

@@ -317,9 +317,9 @@ func plainURL(raw string) bool {
 func (c *Checker) attempt(ctx context.Context, u *url.URL, text string) (answer, error) {
 	parent := ctx
 	if c.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
-		defer cancel()
+		d := newDeadlineCtx(ctx, time.Now().Add(c.cfg.Timeout))
+		defer d.stop()
+		ctx = d
 	}
 	h := hops{conns: attemptConns{pool: c.pool}}
 	defer h.conns.done()
