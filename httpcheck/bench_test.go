@@ -15,9 +15,17 @@ import (
 // BenchmarkCheckAll checks b.N URLs that answer at once, over 4 loopback
 // ports, at concurrency 100: the cost per check of the library on top of
 // net/http (client and server share the machine).
-func BenchmarkCheckAll(b *testing.B) {
+func BenchmarkCheckAll(b *testing.B) { benchCheckAll(b, httpcheck.Config{Concurrency: 100}) }
+
+// BenchmarkCheckAllTimeout is BenchmarkCheckAll with Config.Timeout set,
+// as the CLI sets it (--timeout): each attempt has a deadline.
+func BenchmarkCheckAllTimeout(b *testing.B) {
+	benchCheckAll(b, httpcheck.Config{Concurrency: 100, Timeout: 10 * time.Second})
+}
+
+func benchCheckAll(b *testing.B, cfg httpcheck.Config) {
 	s := testserver.StartTest(b, testserver.WithPorts(4))
-	c, e := newChecker(b, httpcheck.Config{Concurrency: 100}, 100)
+	c, e := newChecker(b, cfg, 100)
 	bases := s.BaseURLs()
 	urls := func(yield func(httpcheck.Input) bool) {
 		for i := range b.N {
