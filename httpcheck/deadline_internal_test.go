@@ -183,3 +183,27 @@ func osDeadline() error {
 	_, err := client.Read(make([]byte, 1))
 	return err
 }
+
+// TestIdleAfterDeadline checks that a connection whose last attempt's
+// deadline passed while it sat idle is still reused: the socket is asked
+// whether it is quiet (see checkIdleAfter) through the poller, which
+// refuses at once on a connection past its deadline.
+func TestIdleAfterDeadline(t *testing.T) {
+	defer func(d time.Duration) { checkIdleAfter = d }(checkIdleAfter)
+	checkIdleAfter = 0 // ask the socket at every reuse
+	const timeout = 20 * time.Millisecond
+	s := startScript(t, func(n int, _ *http.Request, w io.Writer) bool {
+		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		return false
+	})
+	c := newTestChecker(t, Config{Timeout: timeout})
+	for i := range 3 {
+		if r := checkOne(t.Context(), c, s.url("/")); r.Status != 200 {
+			t.Fatalf("check %d: %d %v", i, r.Status, r.Err)
+		}
+		time.Sleep(2 * timeout) // the last attempt's deadline passes while the connection is idle
+	}
+	if n, _ := s.seen(); n != 1 {
+		t.Errorf("server accepted %d connections for three checks one after another, want 1", n)
+	}
+}

@@ -289,6 +289,12 @@ func (t *h1Transport) get(ctx context.Context, addr string) (_ *h1Conn, reused b
 		}
 		t.mu.Unlock()
 		idle := now.Sub(h.idleAt)
+		if idle >= checkIdleAfter && !h.deadline.IsZero() {
+			// The last attempt's deadline, passed perhaps: the poller
+			// would refuse quiet's question at once.
+			h.pc.SetDeadline(time.Time{})
+			h.deadline = time.Time{}
+		}
 		if idle < idleTimeout && h.br.Buffered() == 0 && (idle < checkIdleAfter || quiet(h.pc.Conn)) {
 			t.pool.take(h.pc)
 			return h, true, nil
