@@ -11,8 +11,9 @@ import (
 // deadlineCtx is an attempt's context under Config.Timeout: its parent
 // with the attempt's deadline. context.WithTimeout would make a timer and a
 // cancelable context for every attempt, and ask the parent, a fanout task,
-// for the Done channel it makes only when asked: together seven
-// allocations and a tenth of a check's CPU in BenchmarkCheckAll. The lean
+// for the Done channel it makes only when asked: together seven to nine
+// allocations and 5-8% of a check's time (BenchmarkCheckAllTimeout against
+// BenchmarkCheckAll, bench/README "An attempt's timeout without a timer"). The lean
 // path needs none of it: it sets the deadline on the connection and
 // watches the parent alone (see watchCtx). So a deadlineCtx makes the
 // real context (context.WithDeadline) only when something asks for its
