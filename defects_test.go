@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -372,4 +373,59 @@ func (l *eventLog) last(id uint64) string {
 		return ""
 	}
 	return ev[len(ev)-1]
+}
+
+// A blocked Submit whose task was admitted on its behalf must return even
+// when the task runs, fails and waits after its backoff before the Submit
+// took its signal. Both used to share one channel: the task's wait after
+// the backoff took the Submit's signal, and the Submit waited for ever
+// (TestStress hung in CI about once in a few thousand rounds). The hook
+// holds the Submit back until the task has done all that.
+func TestBlockedSubmitKeepsItsSignal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ex := fanout.New(fanout.WithLimit(1), fanout.WithQueue(0),
+			fanout.WithRetry(fanout.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}))
+		defer ex.Close()
+		ctx := context.Background()
+		hold := func(release <-chan struct{}) func(context.Context) (int, error) {
+			return func(context.Context) (int, error) { <-release; return 0, nil }
+		}
+		releaseA, releaseC, proceed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+		a := fanout.Submit(ctx, ex, hold(releaseA)) // holds the one slot
+
+		waiting := make(chan struct{})
+		defer fanout.SetSubmitWaitsHook(func() {
+			close(waiting)
+			<-proceed // the Submit takes its signal only once let go
+		})()
+		var failedOnce, inBackoff atomic.Bool
+		done := make(chan *fanout.Future[int])
+		go func() {
+			done <- fanout.Submit(ctx, ex, func(context.Context) (int, error) {
+				if failedOnce.CompareAndSwap(false, true) {
+					inBackoff.Store(true)
+					return 0, errors.New("fails once") // retried after a backoff
+				}
+				return 2, nil
+			})
+		}()
+		<-waiting // B is blocked: no queue place, the slot taken
+		close(releaseA)
+		synctest.Wait() // B admitted on its behalf, ran, failed: in its backoff
+		if !inBackoff.Load() {
+			t.Fatal("the blocked Submit's task did not run once admitted")
+		}
+		c := fanout.Submit(ctx, ex, hold(releaseC)) // takes the slot during B's backoff
+		time.Sleep(time.Millisecond)
+		synctest.Wait() // B's backoff is over: it waits for the slot C holds
+		close(releaseC)
+		synctest.Wait() // B runs again and succeeds
+		close(proceed)
+		b := <-done
+		if v, err := b.Await(ctx); v != 2 || err != nil {
+			t.Errorf("B = %v, %v; want 2", v, err)
+		}
+		a.Await(ctx)
+		c.Await(ctx)
+	})
 }

@@ -322,7 +322,7 @@ func (e *Executor) closeLocked() {
 	}
 	e.closed = true
 	for _, t := range e.submitters {
-		t.wait.wake <- struct{}{} // not admitted: its Submit fails with ErrClosed
+		t.wait.admit <- struct{}{} // not admitted: its Submit fails with ErrClosed
 	}
 	e.submitters = nil
 	if e.live == 0 {
@@ -349,6 +349,10 @@ func (e *Executor) goneLocked() {
 		}
 	}
 }
+
+// testHookSubmitWaits, when set by a test, runs in a blocked Submit after
+// it queued itself for a place and before it waits for the signal.
+var testHookSubmitWaits func()
 
 // submit admits t, blocking while the queue is full (unless try), and
 // starts it when a slot is free. It reports false when try and t would have
@@ -394,13 +398,16 @@ func (e *Executor) submit(t *task, try bool) bool {
 			return false
 		}
 		w := t.waitLocked()
-		if w.wake == nil {
-			w.wake = make(chan struct{}, 1)
+		if w.admit == nil {
+			w.admit = make(chan struct{}, 1)
 		}
 		e.submitters = append(e.submitters, t)
 		e.mu.Unlock()
+		if testHookSubmitWaits != nil {
+			testHookSubmitWaits()
+		}
 		select {
-		case <-w.wake:
+		case <-w.admit:
 			e.mu.Lock()
 			if w.handed {
 				e.mu.Unlock()
@@ -409,7 +416,7 @@ func (e *Executor) submit(t *task, try bool) bool {
 		case <-t.parent.Done():
 			e.mu.Lock()
 			select {
-			case <-w.wake: // sent with the hand-over or by Close: drop it, or a wait after a backoff would see it
+			case <-w.admit: // sent with the hand-over or by Close: drop it
 			default:
 			}
 			if w.handed {
@@ -570,7 +577,7 @@ func (e *Executor) admitBlockedLocked() (starts *task) {
 		if s := e.admitLocked(t); s != nil {
 			starts = link(starts, s)
 		}
-		t.wait.wake <- struct{}{}
+		t.wait.admit <- struct{}{}
 	}
 	return starts
 }

@@ -167,6 +167,10 @@ func stressRound(t *testing.T, seed uint64) (completed uint64) {
 		}
 	})
 	closed := make(chan struct{})
+	// Rounds take milliseconds: one still running after this long is
+	// stuck, and its executor's state says where.
+	hung := time.AfterFunc(20*time.Second, func() { fmt.Println("stress round still running after 20 s:", fanout.DebugState(ex)) })
+	defer hung.Stop()
 	go func() {
 		defer close(closed)
 		<-timeToClose

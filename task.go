@@ -103,8 +103,13 @@ type task struct {
 type waitExtra struct {
 	qtimer *time.Timer
 	qgen   uint32
-	wake   chan struct{} // grant signal for a goroutine waiting after a backoff, or for a blocked Submit
-	handed bool          // a blocked Submit's task was admitted on its behalf
+	wake   chan struct{} // grant signal for the task's goroutine waiting after a backoff
+	// admit tells a blocked Submit that its task was admitted on its
+	// behalf (handed) or that the executor closed. It is not wake: once
+	// handed, the task may run, fail and wait after a backoff before its
+	// Submit has taken the signal, and must not take it instead.
+	admit  chan struct{}
+	handed bool // a blocked Submit's task was admitted on its behalf
 }
 
 func (t *task) waitLocked() *waitExtra {
