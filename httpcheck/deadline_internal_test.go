@@ -190,7 +190,7 @@ func osDeadline() error {
 // refuses at once on a connection past its deadline.
 func TestIdleAfterDeadline(t *testing.T) {
 	defer func(d time.Duration) { checkIdleAfter = d }(checkIdleAfter)
-	checkIdleAfter = 0 // ask the socket at every reuse
+	checkIdleAfter = 0                     // ask the socket at every reuse
 	const timeout = 300 * time.Millisecond // far above a loopback answer, even under -race on a busy machine
 	s := startScript(t, func(n int, _ *http.Request, w io.Writer) bool {
 		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
