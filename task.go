@@ -357,7 +357,7 @@ func (t *task) afterLocked(f func()) (stop func() bool) {
 // if it has ended already. Calling the returned stop before that takes f
 // back and reports true. It is context.AfterFunc for a task's context
 // without the cost of its Done channel, which the task makes only when
-// asked (five allocations, and one more for each context derived from it):
+// asked (see settledChan and makeDone):
 // code that runs a call's blocking operation and ends it itself, such as
 // httpcheck's HTTP/1.1 path, asks the context for this method and falls back
 // to context.AfterFunc when it is not there.

@@ -527,9 +527,9 @@ type requestConns struct {
 
 type requestConnsKey struct{}
 
-// gotAlready is the channel waiting returns once the hop has its
-// connection: closed for good.
-var gotAlready = func() chan struct{} {
+// closedChan is a channel closed for good: what waiting returns once the
+// hop has its connection, and the Done channel of a stopped deadlineCtx.
+var closedChan = func() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
@@ -558,7 +558,7 @@ func (rc *requestConns) waiting() <-chan struct{} {
 	defer rc.mu.Unlock()
 	if rc.want == nil {
 		if rc.got {
-			return gotAlready
+			return closedChan
 		}
 		rc.want, rc.wanted = make(chan struct{}), true
 	}

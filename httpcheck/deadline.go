@@ -104,13 +104,6 @@ func (d *deadlineCtx) stop() {
 	}
 }
 
-// closedChan is the Done channel of a stopped deadlineCtx.
-var closedChan = func() chan struct{} {
-	c := make(chan struct{})
-	close(c)
-	return c
-}()
-
 // watchCtx returns what the lean path must do for a request's context:
 // the deadline to set on the connection (zero for none), and the context
 // whose end must end the request sooner. A lazy deadlineCtx gives its own
@@ -123,9 +116,10 @@ func watchCtx(ctx context.Context) (deadline time.Time, watch context.Context) {
 	return time.Time{}, ctx
 }
 
-// expireOn tells a lazy deadlineCtx that err, met on its connection, was
-// the connection's deadline passing: the poller may see it a moment before
-// the clock that Err reads does.
+// expireOn tells a deadlineCtx that err, met on its connection, was the
+// connection's deadline passing: the poller may see it a moment before the
+// clock that Err reads does. (Once d is real, its real context answers Err
+// and this changes nothing.)
 func expireOn(ctx context.Context, err error) {
 	if d, ok := ctx.(*deadlineCtx); ok && errors.Is(err, os.ErrDeadlineExceeded) {
 		d.expired.Store(true)
