@@ -125,10 +125,11 @@ func (c *chromeWriter) counter(name string, at int64, v int) {
 
 // task appends the category, name and arguments of an event of sp, which
 // waited queueWait for its first attempt, leaving the arguments open for
-// more.
-func (c *chromeWriter) task(sp *span, queueWait int64) {
+// more. The category is stretch, how the part of the task the event draws
+// ended; the "outcome" argument is the task's.
+func (c *chromeWriter) task(sp *span, queueWait int64, stretch Kind) {
 	c.b = append(c.b, `,"cat":"`...)
-	c.b = append(c.b, sp.kind.String()...)
+	c.b = append(c.b, stretch.String()...)
 	c.b = append(c.b, `","name":`...)
 	c.b = appendJSONString(c.b, displayLabel(sp))
 	c.b = append(c.b, `,"args":{"id":`...)
@@ -176,7 +177,7 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 			c.begin()
 			c.b = append(c.b, `"ph":"i","s":"t","pid":1,"tid":0`...)
 			c.ts("ts", end-c.zero)
-			c.task(sp, end-sp.queued)
+			c.task(sp, end-sp.queued, sp.kind)
 			c.b = append(c.b, "}"...)
 			c.end()
 			return
@@ -189,9 +190,10 @@ func (r *Recorder) writeChrome(w *bufio.Writer) {
 			c.b = strconv.AppendInt(c.b, int64(lanes.of(i, k))+1, 10)
 			c.ts("ts", st.from-c.zero)
 			c.ts("dur", st.to-st.from)
-			c.task(sp, sp.started-sp.queued)
+			kind := r.stretchKind(i, sp, k)
+			c.task(sp, sp.started-sp.queued, kind)
 			if n > 1 {
-				c.b = fmt.Appendf(c.b, `,"stretch":"%d of %d"`, k+1, n)
+				c.b = fmt.Appendf(c.b, `,"stretch":"%d of %d","stretch_outcome":"%s"`, k+1, n, kind)
 				if k > 0 {
 					c.b = append(c.b, `,"retry_wait_ms":`...)
 					c.b = strconv.AppendFloat(c.b, float64(st.from-prev)/1e6, 'f', 3, 64)

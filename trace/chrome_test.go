@@ -330,3 +330,19 @@ func TestChromeTraceRetriedTasksShareTracks(t *testing.T) {
 		t.Errorf("%d tracks used, but at most %d tasks ran at once", len(byTid), peak)
 	}
 }
+
+// TestChromeTraceRetriedStretchOutcome checks that each slice of a retried
+// task carries its own stretch's outcome as its category: a's first
+// attempt failed, its retry succeeded, and the task's outcome is ok.
+func TestChromeTraceRetriedStretchOutcome(t *testing.T) {
+	var got [][3]any // category, stretch_outcome, outcome
+	for _, e := range chromeOf(t, backoffRecorder()) {
+		if e.Ph == "X" && e.Name == "a" {
+			got = append(got, [3]any{e.Cat, e.Args["stretch_outcome"], e.Args["outcome"]})
+		}
+	}
+	want := [][3]any{{"error", "error", "ok"}, {"ok", "ok", "ok"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("a's slices (category, stretch_outcome, outcome) %v, want %v", got, want)
+	}
+}

@@ -49,7 +49,8 @@ type bar struct {
 	backoff    int64 // between attempts, summed
 	lane       int32
 	attempts   int32
-	kind       Kind
+	kind       Kind // the task's outcome
+	stretch    Kind // how this stretch ended: its colour
 }
 
 // gap is a wait of a task between two stretches (a retry's backoff,
@@ -90,8 +91,9 @@ type timeline struct {
 // time against the limit, then one lane per concurrency slot with a bar
 // per task coloured by outcome (hover for label, duration, attempts and
 // error), and a time axis. A task that waited between attempts (a retry's
-// backoff, holding no slot) has a bar per stretch of attempts and a dashed
-// line for each wait, so that waiting does not look like running. Labels
+// backoff, holding no slot) has a bar per stretch of attempts, each
+// coloured by how its last attempt ended, and a dashed line for each
+// wait, so that waiting does not look like running. Labels
 // are escaped. Past [WithMaxBars] tasks the lanes are drawn as merged time
 // buckets and the page says so.
 func (r *Recorder) WriteHTML(w io.Writer) error {
@@ -161,6 +163,7 @@ func (r *Recorder) timeline(minSpan int64) *timeline {
 			k := 0
 			for st := range r.stretches(i, sp.started, end(sp)) {
 				b.start, b.end, b.lane = st.from, st.to, lanes.of(i, k)
+				b.stretch = r.stretchKind(i, sp, k)
 				if k > 0 {
 					prev := tl.bars[len(tl.bars)-1]
 					tl.gaps = append(tl.gaps, gap{label: b.label, from: prev.end, to: st.from, lane: prev.lane})
@@ -204,7 +207,7 @@ func (r *Recorder) cells(tl *timeline, lanes *lanes, end func(*span) int64) []ce
 				lo := tl.zero + int64(float64(b)*width)
 				hi := tl.zero + int64(float64(b+1)*width)
 				if d := min(st.to, hi) - max(st.from, lo); d > 0 {
-					busy[row*buckets+b][sp.kind] += d
+					busy[row*buckets+b][r.stretchKind(i, sp, k)] += d
 				}
 			}
 			k++
@@ -503,8 +506,11 @@ func (p page) bars() {
 		w := max(p.x(b.end)-x, 0.5)
 		y := lanesTop + rh*float64(b.lane) + 1
 		p.f(`<rect class="%s" x="%.2f" y="%.1f" width="%.2f" height="%.1f"><title>%s&#10;%s, %s, %s, waited %s`,
-			b.kind, x, y, w, max(rh-2, 1), esc(b.label), fmtDur(time.Duration(b.dur)), b.kind,
+			b.stretch, x, y, w, max(rh-2, 1), esc(b.label), fmtDur(time.Duration(b.dur)), b.kind,
 			plural(int(b.attempts), "attempt"), fmtDur(time.Duration(b.wait)))
+		if b.stretch != b.kind {
+			p.f("&#10;this stretch's last attempt: %s, then a retry", b.stretch)
+		}
 		if b.backoff > 0 {
 			p.f("&#10;ran %s; waited %s between attempts for retries, holding no slot",
 				fmtDur(time.Duration(b.dur-b.backoff)), fmtDur(time.Duration(b.backoff)))

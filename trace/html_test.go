@@ -357,3 +357,58 @@ func TestHTMLAggregatedBackoffIsNotBusy(t *testing.T) {
 		}
 	}
 }
+
+// rectClassRe finds each bar's or cell's class and hover text.
+var rectClassRe = regexp.MustCompile(`<rect class="(\w+)[^"]*" x="[\d.]+" y="[\d.]+" width="[\d.]+" height="[\d.]+"><title>([^<]*)</title>`)
+
+// TestHTMLRetriedStretchColours checks that a task whose first attempt
+// failed and whose retry succeeded is drawn as an error, then ok: each
+// stretch in the colour of its own last attempt, not of the task's end.
+func TestHTMLRetriedStretchColours(t *testing.T) {
+	page := htmlOf(t, backoffRecorder())
+	var classes []string
+	for _, m := range rectClassRe.FindAllStringSubmatch(page, -1) {
+		if strings.HasPrefix(m[2], "a&#10;") {
+			classes = append(classes, m[1])
+		}
+	}
+	if want := []string{"error", "ok"}; !slices.Equal(classes, want) {
+		t.Errorf("a's bars drawn as %v, want %v", classes, want)
+	}
+	bars, _ := drawnOn(t, page, 1200)
+	for _, b := range bars {
+		if b.label != "a" {
+			continue
+		}
+		// The hover text gives the task's outcome, and a failed stretch's own.
+		if !strings.Contains(b.title, ", ok, 2 attempts") {
+			t.Errorf("a's hover text %q does not give the task's outcome", b.title)
+		}
+		if failed := strings.Contains(b.title, "last attempt: error, then a retry"); failed != (b.from == 0) {
+			t.Errorf("a's bar from %vms: hover text %q", b.from, b.title)
+		}
+	}
+}
+
+// TestHTMLAggregatedRetriedStretchColours checks the same in the
+// aggregated view: the lane's time in a's failed attempt is an error.
+func TestHTMLAggregatedRetriedStretchColours(t *testing.T) {
+	page := htmlOf(t, backoffRecorder(WithMaxBars(1)))
+	cells, _ := drawnOn(t, page, 1200)
+	ms := rectClassRe.FindAllStringSubmatch(page, -1)
+	if len(cells) == 0 || len(ms) != len(cells) {
+		t.Fatalf("%d cells, %d classes", len(cells), len(ms))
+	}
+	if ms[0][1] != "error" || cells[0].from != 0 || cells[0].to > 100 {
+		t.Errorf("first cell from %vms to %vms drawn as %s, want a's failed attempt (0 to 100ms) as error", cells[0].from, cells[0].to, ms[0][1])
+	}
+	for i, c := range cells {
+		want := "ok"
+		if c.to <= 100 {
+			want = "error"
+		}
+		if ms[i][1] != want {
+			t.Errorf("cell from %vms to %vms drawn as %s, want %s: %s", c.from, c.to, ms[i][1], want, c.title)
+		}
+	}
+}

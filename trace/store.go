@@ -20,6 +20,9 @@ type span struct {
 	attempts int32
 	kind     Kind
 	flags    uint8
+	// lastAttempt is how the latest attempt that returned ended, valid
+	// with flagAttemptEnded; in the struct's padding.
+	lastAttempt Kind
 }
 
 const (

@@ -28,7 +28,10 @@
 // the lowest lane free when the stretch started (or the lane of the
 // task's previous stretch, if free), held until it ended, so bars on one
 // lane never overlap and the number of lanes is the highest concurrency
-// observed.
+// observed. A stretch is coloured by how its last attempt ended: a task
+// that failed, waited and then succeeded shows an error, then ok (in the
+// Perfetto export, the event's category and "stretch_outcome"; its
+// "outcome" is the task's).
 //
 // The summary's serial-run warning is a heuristic on timing alone; see
 // [Summary.Serial] and the comment on judge in serial.go for what it
@@ -111,8 +114,9 @@ type Recorder struct {
 	live  map[uint64]int32 // tasks not finished yet: ID to span index
 	// waits holds, by span index, the times a task spent between the end
 	// of one attempt and the start of the next (a retry's backoff, when it
-	// holds no slot): kept apart because few tasks have any.
-	waits     map[int32][]interval
+	// holds no slot), each with how the attempt before it ended: kept
+	// apart because few tasks have any.
+	waits     map[int32][]wait
 	limits    []limitPoint
 	keyLimits map[string][]limitPoint // per key (keylimits.go)
 	closed    bool
@@ -223,10 +227,10 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 		// not returned leaves no gap.)
 		if sp.has(flagAttemptEnded) && o > sp.finished {
 			if r.waits == nil {
-				r.waits = make(map[int32][]interval)
+				r.waits = make(map[int32][]wait)
 			}
 			i := r.live[t.ID]
-			r.waits[i] = append(r.waits[i], interval{sp.finished, o})
+			r.waits[i] = append(r.waits[i], wait{from: sp.finished, to: o, before: sp.lastAttempt})
 		}
 		sp.flags &^= flagAttemptEnded
 		return
@@ -250,13 +254,21 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 // attempt becomes the task's end: the executor reads the clock for it
 // before giving the slot back, so a task started in the freed slot starts
 // at or after it, and spans overlap no more than the limit allowed.
-func (r *Recorder) AttemptFinished(t fanout.TaskInfo, _ int, _ error, at time.Time) {
+//
+// How the attempt ended colours its stretch of the task when a retry
+// follows; the task's last stretch takes the task's outcome.
+func (r *Recorder) AttemptFinished(t fanout.TaskInfo, _ int, err error, at time.Time) {
+	kind := OK
+	if err != nil {
+		kind = classify(err, false) // outside r.mu: errors.As may allocate
+	}
 	r.mu.Lock()
 	o := r.offset(at)
 	sp := r.task(t, o)
 	if sp.has(flagStarted) {
 		sp.finished = max(o, sp.started)
 		sp.flags |= flagAttemptEnded
+		sp.lastAttempt = kind
 	}
 	r.mu.Unlock()
 }
@@ -382,6 +394,23 @@ func cut(s string, n int) string {
 
 // interval is a span of time [from, to) in offsets.
 type interval struct{ from, to int64 }
+
+// wait is a task's time between two attempts, [from, to) in offsets, and
+// how the attempt that ended at from ended.
+type wait struct {
+	from, to int64
+	before   Kind
+}
+
+// stretchKind is how the task of span sp ended its k-th stretch (see
+// stretches): the attempt before its k-th wait, or the task's outcome for
+// its last. r.mu is held.
+func (r *Recorder) stretchKind(i int32, sp *span, k int) Kind {
+	if ws := r.waits[i]; k < len(ws) {
+		return ws[k].before
+	}
+	return sp.kind
+}
 
 // stretches yields, in time order, the intervals in which the task of
 // span i ran: from its first attempt's start to end, cut by its waits
