@@ -8,12 +8,14 @@
 // variable that main looks for first (Invoked, Main). fanout keeps the
 // write end of a pipe and writes a line to it as each job's process group
 // starts ("+PGID") and once the group is gone ("-PGID"); the reaper holds
-// only the read end. When the pipe reaches its end, fanout has exited,
-// whichever way, and the reaper sends SIGKILL to every group still listed
-// and, if there was one, to every process whose environment carries the
-// run's id (procrun.EnvRun): those that left their job's group (setsid)
-// too. Then it exits. After a normal run none is listed, and nothing is
-// looked for.
+// only the read end, and fanout writes "=" as it closes it after its last
+// job. When the pipe reaches its end, fanout has exited, whichever way, and
+// the reaper sends SIGKILL to every group still listed and, if there was
+// one or fanout did not say "=", to every process whose environment
+// carries the run's id (procrun.EnvRun): those that left their job's group
+// (setsid) too, and those of a job whose group fanout died before listing.
+// Then it exits. After a normal run none is listed, and nothing is looked
+// for.
 //
 // The reaper outlives fanout on purpose: it has no parent-death signal,
 // runs in a session of its own (no terminal: Ctrl-C, a hangup or a kill of
@@ -107,30 +109,43 @@ func closeInherited() {
 // wakes the reaper at once.
 const readEvery = 100 * time.Millisecond
 
+// endLine is the line fanout writes as it closes the pipe after its last
+// job (Reaper.Close).
+const endLine = "="
+
 // maxLine is the longest line read; a longer one is not fanout's, and is
 // ignored.
 const maxLine = 32
 
 // Serve reads the lines of fanout's end from the pipe fd (its read end)
 // until its end (or an error), then sends SIGKILL to every process group
-// still listed and, if any was, to every process marked with the run's id
-// run (its environment's procrun.EnvRun), which the jobs' processes that
-// left their groups (setsid) still are. No group listed means that every
-// job ended and fanout stopped what it left (procrun.Escapees): nothing to
-// look for.
+// still listed and, if any was or the last line was not "=", to every
+// process marked with the run's id run (its environment's
+// procrun.EnvRun), which the jobs' processes that left their groups
+// (setsid) still are. No group listed after "=" means that every job ended
+// and fanout stopped what it left (procrun.Escapees): nothing to look for.
+// Without "=", fanout died: perhaps after a job's group started and before
+// its "+" line was written, a window in which the job may have started
+// processes in the background that no listed group holds.
 //
 // A group is counted, not just listed: once a group is gone its id may be
 // reused by the next job's group, and the two jobs' lines may arrive in
 // either order.
 func Serve(fd int, run string) {
 	groups := make(groupCounts)
+	clean := false // fanout said "=": its last job ended
+	line := func(l string) {
+		if clean = l == endLine; !clean {
+			groups.apply(l)
+		}
+	}
 	unix.SetNonblock(fd, true)
 	buf := make([]byte, 64<<10)
 	var lines lineSplitter
 	for {
 		n, err := unix.Read(fd, buf)
 		if n > 0 {
-			lines.feed(buf[:n], groups.apply)
+			lines.feed(buf[:n], line)
 			continue
 		}
 		switch err {
@@ -153,7 +168,7 @@ func Serve(fd int, run string) {
 			syscall.Kill(-pgid, syscall.SIGKILL) // ESRCH: gone already
 		}
 	}
-	if len(groups) > 0 && run != "" {
+	if (len(groups) > 0 || !clean) && run != "" {
 		killMarked(procrun.EnvRun + "=" + run)
 	}
 }
@@ -316,11 +331,13 @@ func (r *Reaper) send(op byte, pgid int) {
 	r.w.Write(b)
 }
 
-// Close ends the pipe and waits for the reaper to exit; it kills the
-// groups still listed first. Call it once every job has ended.
+// Close ends the pipe, saying first that fanout's last job ended, and
+// waits for the reaper to exit; it kills the groups still listed first.
+// Call it once every job has ended.
 func (r *Reaper) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
+		r.w.Write([]byte(endLine + "\n"))
 		r.w.Close()
 		err = r.cmd.Wait()
 	})

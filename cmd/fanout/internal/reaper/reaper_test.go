@@ -258,14 +258,24 @@ func pipe(t *testing.T) (r, w *os.File) {
 // TestServeKillsMarked: at the pipe's end with a group still listed (fanout
 // died with jobs running), every process marked with the run's id is
 // killed too, in a session of its own (setsid) or not; a process of another
-// run is left alone. With no group listed (every job ended, and fanout
-// stopped what it left), none is looked for.
+// run is left alone. With no group listed and fanout's "=" last (every job
+// ended, and fanout stopped what it left), none is looked for. Without the
+// "=", fanout died, perhaps between a job's start and its "+" line: the
+// marked processes are killed though no group is listed.
 func TestServeKillsMarked(t *testing.T) {
 	run := "test" + strconv.Itoa(os.Getpid())
 	for _, tt := range []struct {
-		name   string
-		listed bool
-	}{{"a group listed", true}, {"none listed", false}} {
+		name       string
+		listed     bool
+		lines      string
+		wantKilled bool
+	}{
+		{"a group listed", true, "", true},
+		{"a group listed, then =", true, "=\n", true},
+		{"none listed, then =", false, "=\n", false},
+		{"none listed, fanout died", false, "", true},
+		{"= then a group started and ended, fanout died", false, "=\n+77777\n-77777\n", true},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			marked, other := startMarked(t, run), startMarked(t, run+"0")
 			r, w := pipe(t)
@@ -274,13 +284,14 @@ func TestServeKillsMarked(t *testing.T) {
 				w.WriteString("+" + strconv.Itoa(g.pgid) + "\n")
 				defer g.assertKilled(t)
 			}
+			w.WriteString(tt.lines)
 			w.Close()
 			Serve(int(r.Fd()), run)
 			// The test's SIGTERM ends a process not killed (a SIGKILL
 			// sent earlier wins).
 			marked.Process.Signal(syscall.SIGTERM)
 			other.Process.Signal(syscall.SIGTERM)
-			if tt.listed {
+			if tt.wantKilled {
 				assertSignaled(t, marked, syscall.SIGKILL)
 			} else {
 				assertSignaled(t, marked, syscall.SIGTERM)
