@@ -403,7 +403,7 @@ func (p page) legend(o Outcomes, waits bool) {
 		p.f(`<span><i style="background:%s"></i>%s %d</span>`, kindColors[k], k, n)
 	}
 	if waits {
-		p.f(`<span><i style="height:0;border-top:2px dashed #757575;border-radius:0"></i>waiting for a retry</span>`)
+		p.f(`<span><i style="height:0;border-top:2px dashed #757575;border-radius:0"></i>waiting for a retry (counts are tasks by how they ended; a bar before a wait has the colour of the attempt that failed)</span>`)
 	}
 	p.f("</div>\n")
 }

@@ -276,7 +276,7 @@ func TestHTMLBackoffIsNotABar(t *testing.T) {
 			t.Errorf("hover text of a's bar %q does not tell running from waiting", b.title)
 		}
 	}
-	if !strings.Contains(page, "waiting for a retry</span>") {
+	if !strings.Contains(page, "waiting for a retry (counts are tasks by how they ended; a bar before a wait has the colour of the attempt that failed)</span>") {
 		t.Errorf("legend does not explain the wait line")
 	}
 }
