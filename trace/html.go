@@ -203,11 +203,12 @@ func (r *Recorder) cells(tl *timeline, lanes *lanes, end func(*span) int64) []ce
 		k, row := 0, 0
 		for st := range r.stretches(i, sp.started, end(sp)) {
 			row = int(lanes.of(i, k)) / tl.perRow
+			kind := r.stretchKind(i, sp, k)
 			for b := bucket(st.from); b <= bucket(st.to); b++ {
 				lo := tl.zero + int64(float64(b)*width)
 				hi := tl.zero + int64(float64(b+1)*width)
 				if d := min(st.to, hi) - max(st.from, lo); d > 0 {
-					busy[row*buckets+b][r.stretchKind(i, sp, k)] += d
+					busy[row*buckets+b][kind] += d
 				}
 			}
 			k++
