@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fanout-go/fanout"
+	"github.com/fanout-go/fanout/httpcheck"
 )
 
 // statusRanges is the value of --accept: HTTP statuses that count as
@@ -68,4 +74,62 @@ func (s *statusRanges) Contains(status int) bool {
 		}
 	}
 	return false
+}
+
+// canonical names the statuses s accepts whatever way they were written:
+// "2xx,404" and "200-299, 404" give the same text. "" accepts every
+// status.
+func (s *statusRanges) canonical() string {
+	rs := slices.Clone(s.ranges)
+	slices.SortFunc(rs, func(a, b [2]int) int { return a[0] - b[0] })
+	var merged [][2]int
+	for _, r := range rs {
+		if n := len(merged); n > 0 && r[0] <= merged[n-1][1]+1 {
+			merged[n-1][1] = max(merged[n-1][1], r[1])
+			continue
+		}
+		merged = append(merged, r)
+	}
+	parts := make([]string, len(merged))
+	for i, r := range merged {
+		parts[i] = strconv.Itoa(r[0])
+		if r[1] != r[0] {
+			parts[i] += "-" + strconv.Itoa(r[1])
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// kindNotAccepted is the error kind of a record whose status --accept does
+// not take.
+const kindNotAccepted httpcheck.ErrorKind = "not_accepted"
+
+// judge returns r with its status judged: a status s does not accept
+// becomes the record's error, of kind not_accepted, so that every reader
+// of the record (the jsonl and csv output, the journal, fanout merge, the
+// summary) sees it failed.
+func (s *statusRanges) judge(r httpcheck.Result) httpcheck.Result {
+	if r.Err == nil && !s.Contains(r.Status) {
+		r.Err = fmt.Errorf("status %d is not accepted (--accept %s)", r.Status, s.text)
+		r.Error = r.Err.Error()
+		r.ErrorKind = kindNotAccepted
+	}
+	return r
+}
+
+// tap returns all with each result judged (see judge); all itself when
+// every status is accepted.
+func (s *statusRanges) tap(all func(context.Context, *fanout.Executor, iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result]) func(context.Context, *fanout.Executor, iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result] {
+	if len(s.ranges) == 0 {
+		return all
+	}
+	return func(ctx context.Context, e *fanout.Executor, in iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result] {
+		return func(yield func(httpcheck.Result) bool) {
+			for r := range all(ctx, e, in) {
+				if !yield(s.judge(r)) {
+					return
+				}
+			}
+		}
+	}
 }

@@ -90,11 +90,11 @@ func runHTTP(ctx context.Context, env Env, args []string) error {
 		args: urls, maxLine: maxURLLine, skipComments: true,
 		input:     func(l Line) httpcheck.Input { return httpcheck.Input{URL: l.Text, Err: l.Err} },
 		execOpts:  hosts.execOpts(checker.ExecutorOptions()),
-		ordered:   hosts.tap(checker.CheckAll),
-		unordered: hosts.tap(checker.CheckAllUnordered),
-		records:   httpRecords(accept),
+		ordered:   accept.tap(hosts.tap(checker.CheckAll)),
+		unordered: accept.tap(hosts.tap(checker.CheckAllUnordered)),
+		records:   httpRecords(),
 		close:     checker.Close,
-		resumable: httpResumable(&resume, method, headers.h, noFollow, maxRedirects, insecure),
+		resumable: httpResumable(&resume, method, headers.h, noFollow, maxRedirects, insecure, accept.canonical()),
 	})
 }
 
@@ -139,15 +139,16 @@ func openInput(cmd string, env Env, path string, args []string, maxLine int, nou
 	return nil, 0, nil, usagef(cmd, "no %s: give them as arguments, with -i FILE, or on stdin", noun)
 }
 
-// httpRecords describes `fanout http`'s output; a status outside accept
-// (when given) fails its record.
-func httpRecords(accept statusRanges) Records[httpcheck.Result] {
+// httpRecords describes `fanout http`'s output. A status --accept does not
+// take is the record's error already (statusRanges.judge); its outcome's
+// detail is its status class, as a success's is.
+func httpRecords() Records[httpcheck.Result] {
 	outcome := func(r httpcheck.Result) Outcome {
 		switch {
+		case r.ErrorKind == kindNotAccepted:
+			return Outcome{trace.Error, statusClass(r.Status)}
 		case r.Err != nil:
 			return failure(string(r.ErrorKind))
-		case !accept.Contains(r.Status):
-			return Outcome{trace.Error, statusClass(r.Status)}
 		}
 		return Outcome{trace.OK, statusClass(r.Status)}
 	}
@@ -170,10 +171,10 @@ func httpRecords(accept statusRanges) Records[httpcheck.Result] {
 			{Name: "TIME", Width: 7, Value: func(r httpcheck.Result) string { return shortDuration(r.Duration) }},
 			{Name: "RESULT", Width: 18, Value: func(r httpcheck.Result) string {
 				switch {
+				case r.ErrorKind == kindNotAccepted:
+					return "not accepted"
 				case r.Err != nil:
 					return string(r.ErrorKind)
-				case !accept.Contains(r.Status):
-					return "not accepted"
 				}
 				return "ok"
 			}},

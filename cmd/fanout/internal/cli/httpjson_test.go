@@ -102,7 +102,7 @@ func BenchmarkHTTPRecordJSONL(b *testing.B) {
 	}
 	for _, enc := range []string{"append", "encoding-json"} {
 		b.Run(enc, func(b *testing.B) {
-			spec := httpRecords(statusRanges{})
+			spec := httpRecords()
 			if enc == "encoding-json" {
 				spec.JSON = nil
 			}

@@ -72,7 +72,7 @@ func TestOutcomesAgree(t *testing.T) {
 			if r.Error != "" { // the JSON record keeps the error's text
 				r.Err = errors.New(r.Error)
 			}
-			kindOfRecord[r.URL] = httpRecords(acceptOf(t, tt.accept)).Outcome(r).Kind.String()
+			kindOfRecord[r.URL] = httpRecords().Outcome(r).Kind.String()
 		}
 		var chrome struct {
 			TraceEvents []struct {
@@ -102,16 +102,6 @@ func TestOutcomesAgree(t *testing.T) {
 			t.Errorf("%q: %d tasks with an outcome in the trace, want %d", tt.accept, len(tasks), len(urls))
 		}
 	}
-}
-
-func acceptOf(t *testing.T, args []string) statusRanges {
-	var a statusRanges
-	if len(args) == 2 {
-		if err := a.Set(args[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return a
 }
 
 // parseCounts normalizes "3 ok, 5 error, 1 timeout".

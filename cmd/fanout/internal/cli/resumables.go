@@ -15,9 +15,14 @@ import (
 
 // httpResumable is `fanout http`'s part in --resume and --shard. A check's
 // result depends on the method, the headers sent, the redirect policy and
-// whether certificates are verified; not on timeouts or concurrency.
-func httpResumable(flags *Resume, method string, header http.Header, noFollow bool, maxRedirects int, insecure bool) Resumable[httpcheck.Result] {
+// whether certificates are verified, and its outcome on the statuses
+// --accept takes (accept, canonical: "" for all); not on timeouts or
+// concurrency.
+func httpResumable(flags *Resume, method string, header http.Header, noFollow bool, maxRedirects int, insecure bool, accept string) Resumable[httpcheck.Result] {
 	fp := []string{"http", strings.ToUpper(method), strconv.FormatBool(insecure)}
+	if accept != "" {
+		fp = append(fp, "accept="+accept)
+	}
 	if noFollow {
 		fp = append(fp, "no-follow")
 	} else {
@@ -37,16 +42,22 @@ func httpResumable(flags *Resume, method string, header http.Header, noFollow bo
 }
 
 // httpOutcome: any answer is done, except the 429 and 503 that the checker
-// retries (they say "come back later", not what the URL is). An invalid
-// URL, a TLS failure or a redirect loop fail for good; every other error
-// may pass.
+// retries (they say "come back later", not what the URL is), and a status
+// --accept does not take, which fails for good. An invalid URL, a TLS
+// failure or a redirect loop fail for good; every other error may pass.
 func httpOutcome(r httpcheck.Result) journal.Outcome {
+	later := r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable
 	switch r.ErrorKind {
 	case "":
-		if r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable {
+		if later {
 			return journal.Transient
 		}
 		return journal.Done
+	case kindNotAccepted:
+		if later {
+			return journal.Transient
+		}
+		return journal.Failed
 	case httpcheck.KindInvalidURL, httpcheck.KindTLS, httpcheck.KindTooManyRedirects:
 		return journal.Failed
 	}
