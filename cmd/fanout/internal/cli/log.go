@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"strings"
 	"sync"
@@ -59,3 +60,20 @@ func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 // WithGroup is not used by fanout's loggers; groups are flattened.
 func (h *logHandler) WithGroup(string) slog.Handler { return h }
+
+// routeLog sends what the standard library logs on its own through w, as a
+// message of fanout's, until restore is called. net/http logs a server's
+// misbehaviour this way ("Unsolicited response received on idle HTTP
+// channel"); written straight to stderr, such a line landed on the progress
+// line and carried a timestamp no other message has.
+func routeLog(w io.Writer) (restore func()) {
+	out, flags, prefix := log.Writer(), log.Flags(), log.Prefix()
+	log.SetOutput(w)
+	log.SetFlags(0)
+	log.SetPrefix("fanout: ")
+	return func() {
+		log.SetOutput(out)
+		log.SetFlags(flags)
+		log.SetPrefix(prefix)
+	}
+}

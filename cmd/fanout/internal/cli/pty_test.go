@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"github.com/fanout-go/fanout/cmd/fanout/internal/console/consoletest"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 
@@ -205,5 +208,49 @@ func TestPTYExecOutputCarriesNoProgress(t *testing.T) {
 	}
 	if got != 2*n {
 		t.Errorf("%d whole lines of the jobs on the terminal, want %d:\n%s", got, 2*n, strings.Join(lines, "\n"))
+	}
+}
+
+// TestPTYLibraryLogCarriesNoProgress: what net/http logs by itself, here
+// "Unsolicited response received on idle HTTP channel" for a server that
+// writes after its answer, is a message like fanout's own. Before, it went
+// straight to stderr, after the progress text on the same line, with a
+// timestamp.
+func TestPTYLibraryLogCarriesNoProgress(t *testing.T) {
+	// A TLS server (the lean plain-HTTP path does not log) that answers
+	// a HEAD and, while the connection is idle and the progress line
+	// shown, writes more.
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		buf.Flush()
+		time.Sleep(500 * time.Millisecond)
+		conn.Write([]byte("surprise"))
+	}))
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	// A slow URL elsewhere keeps the run, and its progress line, going.
+	s := testserver.StartTest(t)
+	lines, raw, _ := runInPTY(t, nil, nil, "http", "-k", "-X", "HEAD", "-c", "2", "--progress",
+		tlsSrv.URL+"/", s.URL("/status/200?delay=1500ms"))
+	if !progressText.MatchString(raw) {
+		t.Fatalf("the progress line was never drawn; raw output %q", raw)
+	}
+	logged := false
+	for _, l := range lines {
+		if !strings.Contains(l, "Unsolicited response") {
+			continue
+		}
+		logged = true
+		if !strings.HasPrefix(l, "fanout: Unsolicited response") {
+			t.Errorf("net/http's log line is not a message of its own: %q", l)
+		}
+	}
+	if !logged {
+		t.Errorf("net/http's log line is not on the terminal:\n%s", strings.Join(lines, "\n"))
 	}
 }

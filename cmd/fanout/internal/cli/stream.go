@@ -51,6 +51,7 @@ func runStream[In, R any](ctx context.Context, env Env, c *Common, j streamJob[I
 	if screen == nil {
 		screen = env.Screen()
 	}
+	defer routeLog(screen.Stderr())()
 	rr, err := startResume(j.cmd, screen.Stderr(), j.resumable)
 	if err != nil {
 		return err
