@@ -51,6 +51,10 @@ func (c *Checker) newRequest(ctx context.Context, u *url.URL) *http.Request {
 type hops struct {
 	first *http.Request // the attempt's request, whose header each hop copies
 	sent  int           // requests sent so far
+	at    *url.URL      // the URL of the last request sent
+	// answered: a response came, whether or not the attempt ends with
+	// one (a redirect to a Location that cannot be followed does not).
+	answered bool
 	// strip: a hop left the first request's host for one that is not the
 	// same or a subdomain, so credentials are no longer sent (and never
 	// again, even when a later hop comes back).
@@ -94,10 +98,12 @@ func (c *Checker) do(h *hops, req *http.Request) (*http.Response, error) {
 	h.first = req
 	for {
 		h.sent++
+		h.at = req.URL
 		resp, err := c.send(h, req)
 		if err != nil {
 			return nil, h.urlError(req.URL, err)
 		}
+		h.answered = true
 		switch resp.StatusCode {
 		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
 			h.noBody = true
@@ -173,6 +179,9 @@ func (c *Checker) redirect(h *hops, req *http.Request, resp *http.Response) (nex
 		return nil, resp, nil
 	}
 	u, err := req.URL.Parse(loc)
+	if err == nil && !validPort(u.Port()) {
+		err = fmt.Errorf("port %s is not from 1 to 65535", u.Port())
+	}
 	if err != nil {
 		resp.Body.Close()
 		return nil, nil, h.urlError(req.URL, fmt.Errorf("failed to parse Location header %q: %v", loc, err))

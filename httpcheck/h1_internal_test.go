@@ -487,3 +487,40 @@ func TestLeanPathClosesIdle(t *testing.T) {
 		}
 	})
 }
+
+// TestHeaderLimit: a response whose header is larger than a browser takes
+// (256 KB) fails its check on both paths, so that a hostile server cannot
+// make each check hold megabytes; a large but usual one (64 KB of cookies)
+// passes. Before, both paths read up to 10 MB.
+func TestHeaderLimit(t *testing.T) {
+	header := func(size int) func(int, *http.Request, io.Writer) bool {
+		return func(_ int, _ *http.Request, w io.Writer) bool {
+			io.WriteString(w, "HTTP/1.1 200 OK\r\n")
+			line := "Set-Cookie: " + strings.Repeat("y", 1000) + "\r\n"
+			for sent := 0; sent+len(line) <= size; sent += len(line) {
+				if _, err := io.WriteString(w, line); err != nil {
+					return true
+				}
+			}
+			io.WriteString(w, "Content-Length: 0\r\n\r\n")
+			return false
+		}
+	}
+	for _, lean := range []bool{true, false} {
+		for _, tc := range []struct {
+			size int
+			ok   bool
+		}{{64 << 10, true}, {512 << 10, false}} {
+			s := startScript(t, header(tc.size))
+			c := newTestChecker(t, Config{})
+			if !lean {
+				c.h1 = nil
+			}
+			r := checkOne(t.Context(), c, s.url("/"))
+			if got := r.Err == nil && r.Status == 200; got != tc.ok {
+				t.Errorf("lean %v, %d KB of header: status %d, error %v; want it to pass: %v", lean, tc.size>>10, r.Status, r.Err, tc.ok)
+			}
+			s.close()
+		}
+	}
+}

@@ -271,11 +271,23 @@ func parse(raw string) (*url.URL, string, error) {
 		return nil, "", &InvalidURLError{URL: raw, Reason: "want an http:// or https:// URL"}
 	case u.Host == "":
 		return nil, "", &InvalidURLError{URL: raw, Reason: "no host"}
+	case !validPort(u.Port()):
+		return nil, "", &InvalidURLError{URL: raw, Reason: "port " + u.Port() + " is not from 1 to 65535"}
 	}
 	if !plainURL(raw) {
 		raw = ""
 	}
 	return u, raw, nil
+}
+
+// validPort reports whether port, a URL's (url.URL.Port: digits or ""),
+// is one a connection can have: none (the scheme's) or 1 to 65535.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // plainURL reports whether raw, once parsed, prints as raw again: a
@@ -335,6 +347,11 @@ func (c *Checker) attempt(ctx context.Context, u *url.URL, text string) (answer,
 		// reused; errors here do not change the status already known.
 		discard(resp.Body, BodyLimit)
 		resp.Body.Close()
+	} else if h.answered {
+		// A request after a redirect failed, or a redirect's Location
+		// could not be followed: the answer still says how many
+		// redirects were followed, and the URL of the last request.
+		a = answer{redirects: h.sent - 1, finalURL: h.at.String()}
 	}
 	if err != nil {
 		switch {

@@ -65,6 +65,11 @@ func TestErrorKinds(t *testing.T) {
 		{strings.TrimPrefix(s.URL("/status/204"), "http://"), "ok", 204, 0},
 		{"http//missing-colon.example.com/", "invalid_url", 0, 0},
 		{"https:/one-slash.example.com/", "invalid_url", 0, 0},
+		// A port no TCP connection can have is the URL's mistake, not a
+		// connection error to retry.
+		{"http://127.0.0.1:99999/", "invalid_url", 0, 0},
+		{"http://127.0.0.1:0/", "invalid_url", 0, 0},
+		{"127.0.0.1:65536/x", "invalid_url", 0, 0},
 	}
 	for _, timeout := range []time.Duration{0, 200 * time.Millisecond} {
 		c, e := newChecker(t, httpcheck.Config{Timeout: timeout, Resolver: fakeDNS(t)}, 16)

@@ -27,7 +27,10 @@ type Result struct {
 	// failed check may carry the last status seen, such as the 302 of a
 	// redirect loop or the 429 of a retry cut short.
 	Status int `json:"status"`
-	// FinalURL is the URL that gave Status, after redirects.
+	// FinalURL is the URL that gave Status, after redirects. A check that
+	// failed after a response (a redirect to a URL that failed, or to a
+	// Location that could not be followed) has the URL of its last
+	// request, and the redirects it followed.
 	FinalURL string `json:"final_url"`
 	// Redirects is how many redirects were followed.
 	Redirects int `json:"redirects"`
