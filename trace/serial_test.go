@@ -1,10 +1,14 @@
 package trace
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/fanout-go/fanout"
 )
 
 // serialJobs returns n tasks queued together at 0 that ran as the given
@@ -232,5 +236,44 @@ func TestContention(t *testing.T) {
 	got := contention([]int64{0, 0, 5}, []int64{10, 10, 20}, []int64{0, 5}, []int64{10, 20})
 	if got != 0.5 {
 		t.Errorf("contention = %v, want 0.5", got)
+	}
+}
+
+// Tasks that back off between attempts are not held back by anything: a
+// run where three tasks wait a second between quick retries while a fourth
+// runs is not serial. Before, the waits counted as time in flight with one
+// task running, and the summary blamed a limit of 1, a per-key limit or a
+// rate limit that the run did not have.
+func TestNoSerialWarningForRetryWaits(t *testing.T) {
+	r := New()
+	r.LimitChanged(50, ms(0))
+	boom := errors.New("429")
+	attempt := func(id uint64, n int, from, to float64, err error) {
+		info := fanout.TaskInfo{ID: id}
+		r.AttemptStarted(info, n, ms(from))
+		r.AttemptFinished(info, n, err, ms(to))
+	}
+	for id := uint64(1); id <= 4; id++ {
+		r.TaskQueued(fanout.TaskInfo{ID: id}, ms(0))
+	}
+	// Task 1 hangs until its 1 s timeout, twice.
+	attempt(1, 1, 0, 1000, context.DeadlineExceeded)
+	// Tasks 2-4 are told to come back in a second, three times.
+	for id := uint64(2); id <= 4; id++ {
+		for n := range 3 {
+			attempt(id, n+1, float64(n)*1000+1, float64(n)*1000+3, boom)
+		}
+	}
+	attempt(1, 2, 1500, 2500, context.DeadlineExceeded)
+	r.TaskFinished(fanout.TaskInfo{ID: 1}, fanout.Outcome{Err: context.DeadlineExceeded}, ms(2500))
+	for id := uint64(2); id <= 4; id++ {
+		r.TaskFinished(fanout.TaskInfo{ID: id}, fanout.Outcome{Err: boom}, ms(2003))
+	}
+	s := r.Summary()
+	if s.Serial() {
+		t.Errorf("tasks waiting between retries judged serial: %q", s.Warnings)
+	}
+	if s.Retried != 4 {
+		t.Errorf("%d tasks retried, want 4", s.Retried)
 	}
 }

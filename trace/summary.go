@@ -105,9 +105,12 @@ func (r *Recorder) Summary() Summary {
 		durs, waits  = make([]int64, 0, n), make([]int64, 0, n)
 		starts, ends = make([]int64, 0, n), make([]int64, 0, n) // running intervals
 		queued, gone = make([]int64, 0, n), make([]int64, 0, n) // queued-or-running intervals
-		done         = make([]finish, 0, n)
-		first        int64
-		keys         = keySet{}
+		// waits between attempts, cut out of those intervals for the
+		// serial-run check: a task backing off is not held back
+		backTo, backFrom []int64
+		done             = make([]finish, 0, n)
+		first            int64
+		keys             = keySet{}
 	)
 	first = r.last
 	r.spans.each(func(i int32, sp *span) {
@@ -136,6 +139,9 @@ func (r *Recorder) Summary() Summary {
 		durs = append(durs, d)
 		var waited int64
 		starts, ends, waited = r.running(i, sp.started, end, starts, ends)
+		for _, w := range r.waits[i] {
+			backTo, backFrom = append(backTo, w.to), append(backFrom, w.from)
+		}
 		s.Busy += time.Duration(d - waited)
 		if sp.has(flagFinished) {
 			done = append(done, finish{queued: sp.queued, start: sp.started, end: end})
@@ -160,13 +166,21 @@ func (r *Recorder) Summary() Summary {
 	s.QueueWait = percentiles(waits)
 	s.Duration = percentiles(durs)
 	s.Slowest = r.slowest(r.cfg.slowest)
+	if len(backTo) > 0 {
+		// [queued, gone) less each [from, to): as in running, the wait's
+		// end starts an interval and its start ends one.
+		queued = append(queued, backTo...)
+		gone = append(gone, backFrom...)
+		slices.Sort(queued)
+		slices.Sort(gone)
+	}
 	s.Warnings = judge(&s, run{done: done, keys: keys, contended: contention(queued, gone, starts, ends)})
 	return s
 }
 
 // contention measures, over the time when at least two tasks were in
-// flight (queued or running), the share during which at most one of them
-// ran. Its arguments are sorted, as maxOverlap leaves them.
+// flight (queued or running, not waiting between attempts), the share
+// during which at most one of them ran. Its arguments are sorted, as maxOverlap leaves them.
 func contention(queued, gone, starts, ends []int64) float64 {
 	var contended, single int64
 	inFlight, running := 0, 0
