@@ -89,7 +89,7 @@ func runExec(ctx context.Context, env Env, args []string) error {
 	})
 	fs.IntVar(&common.Concurrency, "j", "jobs", runtime.NumCPU(), "same as -c (default the number of CPUs)")
 	fs.BoolVar(&x.shell, "", "shell", false, "run the command line through sh -c, each replacement quoted for the shell")
-	fs.BoolVar(&x.lineBuffer, "", "line-buffer", false, "write output lines as they come, each line whole, instead of each job's output whole")
+	fs.BoolVar(&x.lineBuffer, "", "line-buffer", false, "write output lines as they come, each line whole (one over 64 KiB in whole 64 KiB pieces), instead of each job's output whole")
 	fs.Var(&x.maxOutput, "", "max-output", "SIZE", "most bytes of each of stdout and stderr kept in a record (-o)")
 	fs.DurationVar(&x.killAfter, "", "kill-after", x.killAfter, "time between SIGTERM and SIGKILL when a job is stopped")
 	fs.DurationVar(&x.retryDelay, "", "retry-delay", 0, "wait between D/2 and D before each retry")
@@ -385,6 +385,25 @@ type job struct {
 	attempts    int
 	res         *procrun.Result // the last attempt's
 	first, last time.Time
+	// running is closed when the attempt now in run returns; nil when
+	// none is. An interrupt or --halt now settles a job's task at once,
+	// while its process is still being stopped: its record waits for
+	// that (see settled), so that it tells what the job did.
+	running chan struct{}
+	// recorded: the record is being made; no attempt starts after it.
+	recorded bool
+}
+
+// settled waits until no attempt of j runs and none can start, so that
+// j's record holds its last attempt's result.
+func (j *job) settled() {
+	j.mu.Lock()
+	j.recorded = true
+	running := j.running
+	j.mu.Unlock()
+	if running != nil {
+		<-running
+	}
 }
 
 func (r *execRunner) executorOptions() []fanout.Option {
@@ -421,6 +440,21 @@ func (r *execRunner) run(ctx context.Context, j *job) (*job, error) {
 	if err := r.haltedErr(); err != nil {
 		return j, err
 	}
+	j.mu.Lock()
+	if j.recorded {
+		// Its task settled (interrupted) before this attempt began.
+		j.mu.Unlock()
+		return j, context.Cause(ctx)
+	}
+	running := make(chan struct{})
+	j.running = running
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		j.running = nil
+		j.mu.Unlock()
+		close(running)
+	}()
 	slot := <-r.slots // never waits: the executor runs at most -c tasks
 	defer func() { r.slots <- slot }()
 	argv := r.tmpl.Argv(j.line.Text, j.line.Index+1, slot)
@@ -565,6 +599,7 @@ func (r *execRunner) runAll(ctx context.Context, e *fanout.Executor, in iter.Seq
 		})
 		warned := map[string]bool{}
 		for j, res := range mapper(ctx, e, jobs, r.run, label) {
+			j.settled()
 			rec := r.record(j, res.Err)
 			if !r.records {
 				r.writeOutput(j, rec, warned)
@@ -612,7 +647,8 @@ func (r *execRunner) record(j *job, err error) ExecRecord {
 	case errors.As(err, &halt):
 		rec.ErrorKind = string(procrun.KindCanceled)
 		rec.haltedOK = halt.spec.why == haltSuccess
-	case j.res == nil && errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled):
+		// Settled by the interrupt, whether or not the job had started.
 		rec.ErrorKind = string(procrun.KindCanceled)
 	default:
 		rec.ErrorKind = string(procrun.Classify(err))
@@ -661,7 +697,7 @@ var execRecords = Records[ExecRecord]{
 	CSV: []Column[ExecRecord]{
 		{Name: "index", Value: func(r ExecRecord) string { return strconv.Itoa(r.Index) }},
 		{Name: "input", Value: func(r ExecRecord) string { return r.Input }},
-		{Name: "argv", Value: func(r ExecRecord) string { return quoteArgv(r.Argv) }},
+		{Name: "argv", Value: func(r ExecRecord) string { return procrun.QuoteArgv(r.Argv) }},
 		{Name: "exit_code", Value: func(r ExecRecord) string { return strconv.Itoa(r.ExitCode) }},
 		{Name: "signal", Value: func(r ExecRecord) string { return r.Signal }},
 		{Name: "duration_ms", Value: func(r ExecRecord) string { return strconv.FormatFloat(r.DurationMS, 'f', -1, 64) }},
@@ -716,14 +752,6 @@ var execRecords = Records[ExecRecord]{
 		}
 		return Outcome{trace.OK, "exit 0"}
 	},
-}
-
-func quoteArgv(argv []string) string {
-	q := make([]string, len(argv))
-	for i, a := range argv {
-		q[i] = procrun.Quote(a)
-	}
-	return strings.Join(q, " ")
 }
 
 // haltSpec is --halt's value: when to stop (now or soon) and on what

@@ -431,6 +431,10 @@ func TestExecHalt(t *testing.T) {
 				}
 			case r.ErrorKind != "canceled" || !strings.Contains(r.Error, "--halt now,fail=1"):
 				t.Errorf("job %s: %+v", r.Input, r)
+			case r.Attempts > 0 && (r.DurationMS <= 0 || strings.Contains(r.Error, "not started")):
+				t.Errorf("job %s ran and was stopped, but its record says otherwise: %+v", r.Input, r)
+			case r.Attempts == 0 && !strings.Contains(r.Error, "not started"):
+				t.Errorf("job %s did not start, but its record says otherwise: %+v", r.Input, r)
 			}
 		}
 	})
@@ -550,7 +554,7 @@ func TestE2EExecInterruptStopsEveryJob(t *testing.T) {
 	for i := range 20 {
 		fmt.Fprintln(&in, filepath.Join(dir, strconv.Itoa(i)))
 	}
-	cmd := exec.Command(binary(t), "exec", "-c", "3", "-o", "jsonl", "--", "sh", "-c", `sleep 300 & echo $! >> "$1"; echo $$ >> "$1"; sleep 300`, "sh")
+	cmd := exec.Command(binary(t), "exec", "-c", "3", "-o", "jsonl", "--", "sh", "-c", `echo started; sleep 300 & echo $! >> "$1"; echo $$ >> "$1"; sleep 300`, "sh")
 	cmd.Stdin = strings.NewReader(in.String())
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -574,6 +578,16 @@ func TestE2EExecInterruptStopsEveryJob(t *testing.T) {
 	for i, r := range recs {
 		if r.Index != i || r.ErrorKind != "canceled" {
 			t.Errorf("record %d: %+v", i, r)
+		}
+		// The three jobs that ran (their pids were read) have the record
+		// of their run: an attempt, its time, its output so far. Before,
+		// they were recorded "not started", their output lost.
+		ran := r.Attempts == 1 && r.DurationMS > 0 && r.Stdout == "started\n" && len(r.Argv) > 0 && !strings.Contains(r.Error, "not started")
+		if i < 3 && !ran {
+			t.Errorf("record %d, of a job that ran: %+v", i, r)
+		}
+		if i >= 3 && r.Attempts == 0 && !strings.Contains(r.Error, "not started") {
+			t.Errorf("record %d, of a job that did not start: %+v", i, r)
 		}
 	}
 }
@@ -865,6 +879,12 @@ func TestExecResume(t *testing.T) {
 	}
 	if recs := run(0, "--resume-skip-failed"); len(recs) != 0 {
 		t.Errorf("--resume-skip-failed ran %+v: an exit 3 is a failure for good", recs)
+	}
+	// It says what it skipped as what: before, the failed job was
+	// counted "skipped as done".
+	args := []string{"exec", "-o", "jsonl", "--resume", journal, "--resume-skip-failed", "--", "sh", "-c", script, filepath.Join(dir, "{}")}
+	if _, stderr, _ := runCLI(t, inputs, args...); !strings.Contains(stderr, "2 input lines skipped as done, 1 skipped as failed (--resume-skip-failed), 0 ran") {
+		t.Errorf("--resume-skip-failed says %q", stderr)
 	}
 	script += "; true"
 	if recs := run(1); len(recs) != 3 {

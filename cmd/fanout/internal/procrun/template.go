@@ -215,9 +215,28 @@ func (t *Template) CommandLine(argv []string) string {
 	if t.shell && len(argv) == 3 {
 		return argv[2]
 	}
+	return QuoteArgv(argv)
+}
+
+// QuoteArgv returns argv as one POSIX shell command line that runs it:
+// each argument quoted by Quote, and the command word quoted also when a
+// shell would read it otherwise, as a variable assignment ("A=1") or a
+// reserved word ("if", "!").
+func QuoteArgv(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		q[i] = Quote(a)
+		if i == 0 && q[0] == a && (strings.Contains(a, "=") || reserved[a]) {
+			q[0] = "'" + a + "'"
+		}
 	}
 	return strings.Join(q, " ")
+}
+
+// reserved are the POSIX shell's reserved words, recognised as the first
+// word of a command.
+var reserved = map[string]bool{
+	"!": true, "{": true, "}": true, "case": true, "do": true, "done": true, "elif": true,
+	"else": true, "esac": true, "fi": true, "for": true, "if": true, "in": true,
+	"then": true, "until": true, "while": true,
 }

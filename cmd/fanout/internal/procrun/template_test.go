@@ -134,6 +134,31 @@ func TestQuote(t *testing.T) {
 	}
 }
 
+// The command word is quoted where a shell would not run it as a
+// program: pasted into a shell, "A=1 echo x" would run echo; fanout runs
+// a program named A=1.
+func TestQuoteArgvCommandWord(t *testing.T) {
+	for _, tt := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"A=1", "echo", "B=2"}, "'A=1' echo B=2"},
+		{[]string{"if", "x"}, "'if' x"},
+		{[]string{"!", "!"}, "'!' '!'"},
+		{[]string{"{", "}"}, "'{' '}'"},
+		{[]string{"echo", "if"}, "echo if"},
+		{[]string{"a b", "c"}, "'a b' c"},
+	} {
+		if got := QuoteArgv(tt.argv); got != tt.want {
+			t.Errorf("QuoteArgv(%q) = %s, want %s", tt.argv, got, tt.want)
+		}
+	}
+	out, err := exec.Command("sh", "-c", QuoteArgv([]string{"A=1", "x"})+" 2>&1; true").Output()
+	if err != nil || !strings.Contains(string(out), "A=1") {
+		t.Errorf("the shell did not look for a program named A=1: %q, %v", out, err)
+	}
+}
+
 func TestCommandLine(t *testing.T) {
 	tmpl, _ := NewTemplate([]string{"gzip", "-k", "{}"}, false)
 	if got, want := tmpl.CommandLine(tmpl.Argv("my file.txt", 1, 1)), "gzip -k 'my file.txt'"; got != want {
