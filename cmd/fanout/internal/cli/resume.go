@@ -78,6 +78,7 @@ type resumeRun[R any] struct {
 	keys    *journal.Keyer
 
 	inputs, skipped atomic.Int64 // the shard's inputs; those skipped as done
+	skippedFailed   atomic.Int64 // those skipped as failed (--resume-skip-failed)
 
 	mu     sync.Mutex
 	next   int            // the position of the next input run
@@ -121,8 +122,12 @@ func (rr *resumeRun[R]) take(l Line) bool {
 	rr.inputs.Add(1)
 	key := rr.keys.Key(l.Text)
 	if rr.journal != nil {
-		if o, ok := rr.journal.Outcome(key); ok && (o == journal.Done || o == journal.Failed && rr.Flags.SkipFailed) {
+		switch o, _ := rr.journal.Outcome(key); {
+		case o == journal.Done:
 			rr.skipped.Add(1)
+			return false
+		case o == journal.Failed && rr.Flags.SkipFailed:
+			rr.skippedFailed.Add(1)
 			return false
 		}
 	}
@@ -207,8 +212,14 @@ func (rr *resumeRun[R]) finish(stderr io.Writer, noun string, err error) error {
 	if rr.journal == nil {
 		return err
 	}
-	skipped := rr.skipped.Load()
-	fmt.Fprintf(stderr, "fanout: --resume: %d %s skipped as done, %d ran\n", skipped, noun, rr.inputs.Load()-skipped)
+	skipped, failed := rr.skipped.Load(), rr.skippedFailed.Load()
+	var asFailed string
+	if failed > 0 {
+		// Their records are in the journal, not in this run's output:
+		// the exit status is this run's records'.
+		asFailed = fmt.Sprintf(", %d skipped as failed (--resume-skip-failed)", failed)
+	}
+	fmt.Fprintf(stderr, "fanout: --resume: %d %s skipped as done%s, %d ran\n", skipped, noun, asFailed, rr.inputs.Load()-skipped-failed)
 	if cerr := rr.journal.Close(); cerr != nil {
 		return errors.Join(fmt.Errorf("--resume: %w", cerr), err)
 	}
