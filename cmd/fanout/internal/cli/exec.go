@@ -47,7 +47,8 @@ group: SIGTERM, then SIGKILL after --kill-after. If fanout itself dies
 it put in the background included: a small reaper process, started with the
 first job, sees fanout gone and kills them. On Linux, processes a job put
 outside its group (setsid, daemons) are killed (SIGKILL) once the job ends,
-however it ends.
+however it ends; if fanout itself is killed, only those that kept FANOUT_RUN
+in their environment.
 
 Each job, and all it starts, has FANOUT_SEQ set to its number ({#}) and
 FANOUT_RUN to an id of the run (GNU parallel's PARALLEL_SEQ, PARALLEL_PID).
