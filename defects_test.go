@@ -3,7 +3,9 @@ package fanout_test
 import (
 	"context"
 	"errors"
+	"iter"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -428,4 +430,86 @@ func TestBlockedSubmitKeepsItsSignal(t *testing.T) {
 		a.Await(ctx)
 		c.Await(ctx)
 	})
+}
+
+// A nil context panicked under the executor's lock (its Err was read
+// there): a caller that recovered, as net/http does for a handler, left
+// the executor locked, and every later call hung, the Default executor's
+// for the whole process. Submit and TrySubmit now panic before they
+// touch the executor.
+func TestNilContextPanicsBeforeTheExecutor(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(2)) // not closed if left locked: Close would hang
+	fn := func(context.Context) (int, error) { return 1, nil }
+	var nilCtx context.Context
+	for name, submit := range map[string]func(){
+		"Submit":    func() { fanout.Submit(nilCtx, ex, fn) },
+		"TrySubmit": func() { fanout.TrySubmit(nilCtx, ex, fn) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s with a nil context did not panic", name)
+				}
+			}()
+			submit()
+		}()
+		if !fanout.Unlocked(ex) {
+			t.Fatalf("%s with a nil context left the executor locked", name)
+		}
+	}
+	if v, err := fanout.Submit(context.Background(), ex, fn).Await(context.Background()); v != 1 || err != nil {
+		t.Errorf("a task after the recovered panics: %v, %v", v, err)
+	}
+	ex.Close()
+}
+
+// A panic in Map's input, whose iteration runs on a goroutine of Map's,
+// ended the process: no recover could reach it. It is now raised again in
+// the goroutine ranging over Map, with its value, after the inputs pulled
+// before it are yielded; on both of Map's paths and in MapUnordered.
+func TestMapInputPanicReachesTheCaller(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(4))
+	defer ex.Close()
+	ctx := context.Background()
+	in := func(yield func(int) bool) {
+		for i := range 3 {
+			if !yield(i) {
+				return
+			}
+		}
+		panic("bad input")
+	}
+	double := func(_ context.Context, i int) (int, error) { return 2 * i, nil }
+	label := fanout.WithTaskOptions(func(i int, _ int) []fanout.TaskOption { return []fanout.TaskOption{fanout.WithLabel("x")} })
+	for name, m := range map[string]iter.Seq2[int, fanout.Result[int]]{
+		"Map":                      fanout.Map(ctx, ex, in, double),
+		"Map, a task per input":    fanout.Map(ctx, ex, in, double, label),
+		"MapUnordered":             fanout.MapUnordered(ctx, ex, in, double),
+		"MapUnordered, with label": fanout.MapUnordered(ctx, ex, in, double, label),
+	} {
+		var got []int
+		var raised any
+		func() {
+			defer func() { raised = recover() }()
+			for i, r := range m {
+				if r.Err != nil || r.Value != 2*i {
+					t.Errorf("%s: input %d gave %v, %v", name, i, r.Value, r.Err)
+				}
+				got = append(got, i)
+			}
+		}()
+		if raised != "bad input" {
+			t.Errorf("%s: recovered %v, want the input's panic", name, raised)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, []int{0, 1, 2}) {
+			t.Errorf("%s: yielded %v before the panic, want 0, 1, 2", name, got)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Map of a nil input did not panic at once")
+		}
+	}()
+	fanout.Map(ctx, ex, nil, double)
 }

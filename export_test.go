@@ -41,3 +41,13 @@ func SetSubmitWaitsHook(f func()) (restore func()) {
 	testHookSubmitWaits = f
 	return func() { testHookSubmitWaits = nil }
 }
+
+// Unlocked reports whether e's mutex is free: a panic under it leaves it
+// held, and every later call hangs.
+func Unlocked(e *Executor) bool {
+	if !e.mu.TryLock() {
+		return false
+	}
+	e.mu.Unlock()
+	return true
+}

@@ -41,10 +41,10 @@ func (f *Future[T]) code() uintptr { return reflect.ValueOf(f.fn).Pointer() }
 // When e's queue is full (WithQueue), Submit blocks until there is room;
 // if ctx ends first it returns a future already failed with ctx's cause.
 // On a closed executor it returns a future failed with ErrClosed. It panics
-// if e or fn is nil.
+// if ctx, e or fn is nil, before it touches e.
 func Submit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T, error), opts ...TaskOption) *Future[T] {
-	if e == nil || fn == nil {
-		panic("fanout: Submit needs an executor and a function")
+	if ctx == nil || e == nil || fn == nil {
+		panic("fanout: Submit needs a context, an executor and a function")
 	}
 	f := &Future[T]{fn: fn}
 	f.t.init(ctx, e, f, opts)
@@ -56,10 +56,10 @@ func Submit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T
 // queue is full (WithQueue) and the task could not start at once, it
 // returns nil and false, and the task is not counted anywhere. Otherwise it
 // returns the future and true, as Submit would (a future already failed
-// when ctx has ended or e is closed). It panics if e or fn is nil.
+// when ctx has ended or e is closed). It panics if ctx, e or fn is nil.
 func TrySubmit[T any](ctx context.Context, e *Executor, fn func(context.Context) (T, error), opts ...TaskOption) (*Future[T], bool) {
-	if e == nil || fn == nil {
-		panic("fanout: TrySubmit needs an executor and a function")
+	if ctx == nil || e == nil || fn == nil {
+		panic("fanout: TrySubmit needs a context, an executor and a function")
 	}
 	f := &Future[T]{fn: fn}
 	f.t.init(ctx, e, f, opts)

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"reflect"
 	"sync"
+	"sync/atomic"
 )
 
 // A MapOption configures Map and MapUnordered.
@@ -96,7 +97,10 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 //
 // A call that panics fails its own input with a *PanicError, and one that
 // calls runtime.Goexit (t.FailNow in a test) with an error saying so; the
-// other inputs run on.
+// other inputs run on. A panic of in itself (its iteration runs on a
+// goroutine of Map's) is raised again, with the same value, in the
+// goroutine ranging over Map, after the inputs pulled before it are
+// yielded. Map panics if ctx, e, in or fn is nil.
 //
 // Every input pulled is yielded exactly once. If ctx ends, Map stops
 // pulling and yields the inputs already pulled, canceled; an input handed
@@ -108,6 +112,7 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // yields (its yield returns false and pulls nothing more) or ends; in's
 // iteration must return when its yield returns false.
 func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[In, Result[Out]] {
+	mustMap(ctx, e, in, fn)
 	return func(yield func(In, Result[Out]) bool) {
 		c := newMapConfig(e, opts)
 		if fastPath(e, &c) {
@@ -129,6 +134,7 @@ func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func
 				}
 			}
 			if item == nil {
+				m.inPanic.raise()
 				return
 			}
 			item.t.wg.Wait() // no Done channel needed: m.ctx cancels the task
@@ -145,6 +151,7 @@ func Map[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func
 // settles, in completion order. The window bounds the tasks in flight. It
 // always runs each input as a task of its own (see Map's cost).
 func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), opts ...MapOption) iter.Seq2[In, Result[Out]] {
+	mustMap(ctx, e, in, fn)
 	return func(yield func(In, Result[Out]) bool) {
 		m := newMapper(ctx, e, in, fn, opts)
 		defer m.stop()
@@ -178,6 +185,36 @@ func MapUnordered[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In]
 				m.win.release()
 			}
 		}
+		m.inPanic.raise()
+	}
+}
+
+// mustMap panics, in the caller's goroutine, if Map is given nothing to
+// run with.
+func mustMap[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error)) {
+	if ctx == nil || e == nil || in == nil || fn == nil {
+		panic("fanout: Map needs a context, an executor, an input and a function")
+	}
+}
+
+// inputPanic keeps a panic of Map's input, whose iteration runs on a
+// goroutine of Map's, for the goroutine ranging over Map to raise again
+// with the same value once the inputs pulled before it are yielded, as a
+// loop over the input itself would, and as iter.Pull does. Without it the
+// panic would end the process, out of any recover's reach.
+type inputPanic struct{ v atomic.Pointer[any] }
+
+// catch, deferred by the producer, keeps its panic.
+func (p *inputPanic) catch() {
+	if v := recover(); v != nil {
+		p.v.Store(&v)
+	}
+}
+
+// raise panics with the value catch kept, if any.
+func (p *inputPanic) raise() {
+	if v := p.v.Load(); v != nil {
+		panic(*v)
 	}
 }
 
@@ -214,6 +251,7 @@ type mapper[In, Out any] struct {
 	taskOpts func(int, In) []TaskOption
 	win      *mapWindow
 	pending  chan *mapItem[In, Out] // items in input order; closed when produce ends
+	inPanic  inputPanic             // the producer's, raised by the consumer
 
 	// mu orders the producer's hand-over of an input against the
 	// consumer's leaving: an input pulled after the consumer left is
@@ -242,6 +280,7 @@ func newMapper[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], f
 // settled non-nil, each item also reports itself there when it settles.
 func (m *mapper[In, Out]) produce(settled chan *mapItem[In, Out]) {
 	defer close(m.pending)
+	defer m.inPanic.catch()
 	i := 0
 	// Take room in the window before pulling each input, so no input is
 	// pulled that the window has no room for.

@@ -64,6 +64,7 @@ type stream[In, Out any] struct {
 	workers atomic.Int32 // worker tasks admitted and not retired
 	tiny    atomic.Bool  // calls take under tinyCall: batch them on few workers
 	ended   atomic.Bool  // the producer returned
+	inPanic inputPanic   // the producer's, raised by the consumer
 	stopped atomic.Bool  // the consumer left, or ctx ended: pull and run nothing more
 	failed  atomic.Bool  // fail is set
 
@@ -204,6 +205,7 @@ func (m *stream[In, Out]) run(yield func(In, Result[Out]) bool) {
 			continue
 		}
 		if stopped {
+			m.inPanic.raise()
 			return
 		}
 		if m.ended.Load() && m.pulled.Load() == y {
@@ -212,6 +214,7 @@ func (m *stream[In, Out]) run(yield func(In, Result[Out]) bool) {
 			// None is in a call, and one queued is canceled at once.
 			m.stop()
 			m.live.Wait()
+			m.inPanic.raise()
 			return
 		}
 		// Park at once rather than spin: the consumer is woken by the
@@ -276,6 +279,7 @@ func (m *stream[In, Out]) produce() {
 		m.ended.Store(true)
 		m.wakeConsumer()
 	}()
+	defer m.inPanic.catch()
 	size := m.window
 	p := int64(0) // m.pulled, which only this goroutine writes
 	y := int64(0) // the last yielded seen
