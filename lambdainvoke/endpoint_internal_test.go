@@ -127,3 +127,27 @@ var noDNSInternal = &net.Resolver{
 		return nil, errors.New("no DNS server in tests")
 	},
 }
+
+// An endpoint URL no call could go to fails New, once, instead of each
+// call at run time (as connect or other errors, retried, and transient
+// under --resume). Before, "127.0.0.1:9001", a common slip, was taken.
+func TestNewRefusesAnEndpointNoCallCanReach(t *testing.T) {
+	tmpl := Template{FunctionName: "f"}
+	for _, bad := range []string{"127.0.0.1:9001", "notaurl", "http://", "ftp://x", "http://[::1", " http://127.0.0.1:9001", "http://127.0.0.1:99999"} {
+		iv, err := New(context.Background(), tmpl, Config{EndpointURL: bad, Region: "us-east-1", Credentials: aws.AnonymousCredentials{}})
+		if err == nil {
+			iv.Close()
+			t.Errorf("New took the endpoint %q", bad)
+		} else if !strings.Contains(err.Error(), "endpoint URL") {
+			t.Errorf("endpoint %q: error %q does not name the endpoint URL", bad, err)
+		}
+	}
+	for _, good := range []string{"http://127.0.0.1:9001", "https://lambda.example.test", "http://[::1]:9001/"} {
+		iv, err := New(context.Background(), tmpl, Config{EndpointURL: good, Region: "us-east-1", Credentials: aws.AnonymousCredentials{}})
+		if err != nil {
+			t.Errorf("endpoint %q: %v", good, err)
+			continue
+		}
+		iv.Close()
+	}
+}

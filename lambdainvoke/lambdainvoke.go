@@ -39,7 +39,10 @@ package lambdainvoke
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -109,6 +112,9 @@ func New(ctx context.Context, tmpl Template, cfg Config) (*Invoker, error) {
 	}
 	if cfg.Concurrency < 0 || cfg.Timeout < 0 || cfg.Retries < 0 || cfg.MaxRetryAfter < 0 {
 		return nil, errors.New("lambdainvoke: negative concurrency, timeout or retry setting")
+	}
+	if err := checkEndpoint(cfg.EndpointURL); err != nil {
+		return nil, err
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = DefaultConcurrency
@@ -182,4 +188,27 @@ func (iv *Invoker) Retryable(err error) bool {
 		return iv.cfg.RetryUnsafe
 	}
 	return false
+}
+
+// checkEndpoint refuses an endpoint URL no call could go to, so that New
+// fails once instead of every call failing alike: one without http:// or
+// https:// ("127.0.0.1:9001"), without a host, or with a port outside 1 to
+// 65535. "" is the AWS configuration's endpoint.
+func checkEndpoint(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "") {
+		err = errors.New("want http:// or https:// and a host")
+	}
+	if err == nil && u.Port() != "" {
+		if p, perr := strconv.Atoi(u.Port()); perr != nil || p < 1 || p > 65535 {
+			err = errors.New("the port is not from 1 to 65535")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("lambdainvoke: endpoint URL %q: %w", s, err)
+	}
+	return nil
 }

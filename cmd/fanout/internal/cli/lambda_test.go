@@ -209,6 +209,8 @@ func TestLambdaUsageErrors(t *testing.T) {
 		{"--function", "fn", "--payload", "{}", "extra"},
 		{"--function", "fn", "--payload", "{}", "-c", "0"},
 		{"--function", "fn", "-i", t.TempDir() + "/missing"},
+		// The endpoint without its scheme (given last, it wins).
+		{"--function", "fn", "--payload", "{}", "--endpoint-url", strings.TrimPrefix(s.URL(), "http://")},
 	} {
 		_, _, err := runCLI(t, "", append([]string{"lambda", "--endpoint-url", s.URL()}, args...)...)
 		if !isUsage(err) {
