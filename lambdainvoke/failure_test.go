@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,12 +46,17 @@ func TestPayloadChecksSendNothing(t *testing.T) {
 		_ = yield(lambdainvoke.Input{Err: errors.New("line is not valid UTF-8")}) &&
 			yield(lambdainvoke.Input{Err: fmt.Errorf("%w: line too long", lambdainvoke.ErrTooLarge)})
 	}
-	var kinds []string
+	var kinds, texts []string
 	for r := range iv.InvokeAll(t.Context(), e, in) {
 		kinds = append(kinds, kindOf(r))
+		texts = append(texts, r.Error)
 	}
 	if fmt.Sprint(kinds) != "[invalid_payload too_large]" {
 		t.Errorf("input errors: %v", kinds)
+	}
+	// Said once: before, "payload too large: payload too large: line too long".
+	if want := []string{"invalid payload: line is not valid UTF-8", "payload too large: line too long"}; !slices.Equal(texts, want) {
+		t.Errorf("input errors say %q, want %q", texts, want)
 	}
 }
 

@@ -61,6 +61,10 @@ type call struct {
 func (iv *Invoker) run(ctx context.Context, c *call, ad *adaptive) (*call, error) {
 	if c.in.Err != nil {
 		pe := &PayloadError{TooLarge: errors.Is(c.in.Err, ErrTooLarge), Reason: c.in.Err.Error(), Err: c.in.Err}
+		if pe.TooLarge {
+			// Error says "payload too large" already.
+			pe.Reason = strings.TrimPrefix(pe.Reason, ErrTooLarge.Error()+": ")
+		}
 		return c, fanout.Permanent(pe)
 	}
 	if err := iv.tmpl.checkPayload(c.in.Payload); err != nil {

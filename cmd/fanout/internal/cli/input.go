@@ -121,13 +121,16 @@ func (lr *LineReader) readLine(buf []byte) (line []byte, tooLong bool, err error
 		}
 		switch {
 		case tooLong:
-		case len(buf)+len(chunk) > lr.max:
+		case len(buf)+len(chunk) > lr.max+1: // +1: a CRLF line's \r is not the line's
 			tooLong = true
 			buf = append(buf, chunk[:min(len(chunk), max(0, shownBytes-len(buf)))]...)
 		default:
 			buf = append(buf, chunk...)
 		}
 		if err != bufio.ErrBufferFull {
+			if !tooLong && len(buf) > lr.max && (len(buf) > lr.max+1 || buf[lr.max] != '\r') {
+				tooLong = true
+			}
 			return buf, tooLong, err
 		}
 	}

@@ -226,3 +226,36 @@ func ExampleLineReader() {
 	// 1 http://example.com/b <nil>
 	// 2 � line is not valid UTF-8
 }
+
+// The limit is on the line, not on its line ending: a line of the limit's
+// length is taken whether it ends in LF or in CRLF, with the \r read in
+// the same buffer as the line or in the next (bufio's smallest, 16 bytes,
+// makes both happen). Before, the CRLF one was too long.
+func TestLineLimitLeavesOutTheCR(t *testing.T) {
+	const max = 20
+	at := strings.Repeat("x", max)
+	over := at + "y"
+	for _, bufSize := range []int{16, 64 << 10} {
+		for _, pad := range []string{"", "a", "ab", "abcdefghijkl", "abcdefghijklm"} { // where the line falls in the buffer
+			input := pad + "\n" + at + "\r\n" + at + "\n" + over + "\r\n" + at + "\r"
+			for _, rules := range []LineRules{{}, {Exact: true}} {
+				lr := newLineReader(strings.NewReader(input), max, rules, bufSize)
+				var got []string
+				for l := range lr.Lines() {
+					s := l.Text
+					if errors.Is(l.Err, ErrLineTooLong) {
+						s = "TOO LONG"
+					}
+					got = append(got, s)
+				}
+				want := []string{at, at, "TOO LONG", at}
+				if pad != "" {
+					want = append([]string{pad}, want...)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("buffer %d, pad %q, exact %v (-want +got):\n%s", bufSize, pad, rules.Exact, diff)
+				}
+			}
+		}
+	}
+}
