@@ -10,9 +10,10 @@ import (
 // serialPrefix starts every warning about a serial run.
 const serialPrefix = "serial run: "
 
-// minSerialTasks is how many tasks must have been able to overlap before a
-// serial run is worth a warning.
-const minSerialTasks = 4
+// MinSerialTasks is how many tasks must have been able to overlap before a
+// run is judged serial (see Summary.Serial): fewer, run one after another,
+// are no proof of anything.
+const MinSerialTasks = 4
 
 // run is what the serial-run checks read besides the summary.
 type run struct {
@@ -82,7 +83,7 @@ func judge(s *Summary, r run) []string {
 // couldOverlap says whether enough tasks were in flight together, under a
 // limit that allowed them to run together, to judge the run.
 func couldOverlap(s *Summary) bool {
-	return s.Demand >= minSerialTasks && s.Started >= minSerialTasks && s.LimitMax != 1
+	return s.Demand >= MinSerialTasks && s.Started >= MinSerialTasks && s.LimitMax != 1
 }
 
 func limitText(s *Summary) string {
@@ -107,7 +108,7 @@ func serialSlots(s *Summary, r run) string {
 }
 
 func serialWork(s *Summary, done []finish) string {
-	if !couldOverlap(s) || len(done) < minSerialTasks {
+	if !couldOverlap(s) || len(done) < MinSerialTasks {
 		return ""
 	}
 	slices.SortFunc(done, func(a, b finish) int { return cmp.Compare(a.end, b.end) })
@@ -117,7 +118,7 @@ func serialWork(s *Summary, done []finish) string {
 			burst = append(burst, f)
 		}
 	}
-	if len(burst) < minSerialTasks {
+	if len(burst) < MinSerialTasks {
 		return ""
 	}
 	work := staircase(burst)
@@ -185,7 +186,7 @@ func oneAtATime(done []finish, work int64, per int) (median int64, ok bool) {
 }
 
 func serialSubmits(s *Summary, done []finish) string {
-	if s.Demand != 1 || len(done) < minSerialTasks || s.Effective < 0.5 {
+	if s.Demand != 1 || len(done) < MinSerialTasks || s.Effective < 0.5 {
 		return ""
 	}
 	return fmt.Sprintf(serialPrefix+"%d tasks ran one after another because each was submitted "+

@@ -327,7 +327,14 @@ func writeDemoChecks(w io.Writer, serial, fan demoRun) {
 		fmt.Fprintf(w, "\nfanout's check of run %s warns: %s\n", serial.name, warning)
 	}
 	if !serial.summary.Serial() {
-		fmt.Fprintf(w, "\nfanout's check of run %s found nothing serial: is the machine very busy?\n", serial.name)
+		why := "is the machine very busy?"
+		switch s := serial.summary; {
+		case s.Tasks < trace.MinSerialTasks:
+			why = fmt.Sprintf("it judges runs of %d tasks or more, and this one had %d", trace.MinSerialTasks, s.Tasks)
+		case s.LimitMax == 1:
+			why = "under a concurrency limit of 1, one call at a time is what was asked for"
+		}
+		fmt.Fprintf(w, "\nfanout's check of run %s found nothing serial: %s\n", serial.name, why)
 	}
 	if fan.summary.Serial() {
 		fmt.Fprintf(w, "\nrun %s was judged serial too: is the machine very busy?\n", fan.name)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fanout-go/fanout/trace"
 )
 
 func TestDemo(t *testing.T) {
@@ -95,6 +97,25 @@ func TestDemoUsage(t *testing.T) {
 	for _, args := range [][]string{{"demo", "extra"}, {"demo", "--urls", "0"}, {"demo", "-c", "-1"}, {"demo", "--timeline", "/no/such/dir/t.html"}} {
 		if _, _, err := runCLI(t, "", args...); !isUsage(err) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
+}
+
+// When the check of the serial run finds nothing, the demo says why it
+// could not: before, a run of 2 tasks was blamed on a busy machine.
+func TestDemoChecksSayWhyNothingIsSerial(t *testing.T) {
+	for _, tt := range []struct {
+		summary trace.Summary
+		says    string
+	}{
+		{trace.Summary{Tasks: 2, Started: 2, Demand: 1, LimitMax: 20}, "it judges runs of 4 tasks or more, and this one had 2"},
+		{trace.Summary{Tasks: 8, Started: 8, Demand: 8, LimitMax: 1}, "under a concurrency limit of 1"},
+		{trace.Summary{Tasks: 8, Started: 8, Demand: 8, LimitMax: 8}, "is the machine very busy?"},
+	} {
+		var b strings.Builder
+		writeDemoChecks(&b, demoRun{name: "serial", summary: tt.summary}, demoRun{name: "fanout"})
+		if !strings.Contains(b.String(), "found nothing serial: "+tt.says) {
+			t.Errorf("%+v: the demo says %q, want %q", tt.summary, b.String(), tt.says)
 		}
 	}
 }
