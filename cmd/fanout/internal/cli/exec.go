@@ -475,6 +475,11 @@ func (r *execRunner) run(ctx context.Context, j *job) (*job, error) {
 		Escapees:  escapees,
 		Seq:       j.line.Index + 1, // {#}
 	})
+	if res.Pid == 0 && ctx.Err() != nil && errors.As(err, new(*procrun.StoppedError)) {
+		// Interrupted or halted before its process started: no attempt.
+		res.Close()
+		return j, err
+	}
 	j.mu.Lock()
 	j.attempts++
 	if j.first.IsZero() {
@@ -655,7 +660,7 @@ func (r *execRunner) record(j *job, err error) ExecRecord {
 		rec.ErrorKind = string(procrun.Classify(err))
 	}
 	rec.Error = err.Error()
-	if j.res == nil && rec.ErrorKind == string(procrun.KindCanceled) && !errors.As(err, new(*procrun.StoppedError)) {
+	if j.res == nil && rec.ErrorKind == string(procrun.KindCanceled) {
 		rec.Error = "not started: " + rec.Error
 	}
 	return rec
