@@ -513,3 +513,81 @@ func TestMapInputPanicReachesTheCaller(t *testing.T) {
 	}()
 	fanout.Map(ctx, ex, nil, double)
 }
+
+// Map's workers keep their slots and take inputs as they come (slot
+// reuse). Once the executor was closed they went on taking new inputs as
+// if it took new tasks, and Close, which waits for its tasks, never
+// returned while the input went on. They now stop: the inputs no worker
+// took fail with ErrClosed, as on Map's other path.
+func TestMapStopsTakingInputsOnceClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := fanout.New(fanout.WithLimit(2))
+		endless := func(yield func(int) bool) {
+			for i := 0; ; i++ {
+				if !yield(i) {
+					return
+				}
+			}
+		}
+		var ran atomic.Int64
+		fn := func(_ context.Context, i int) (int, error) {
+			ran.Add(1)
+			time.Sleep(time.Millisecond)
+			return i, nil
+		}
+		closed := make(chan struct{})
+		go func() {
+			time.Sleep(35 * time.Millisecond)
+			e.Close()
+			close(closed)
+		}()
+		refused := 0
+		for _, r := range fanout.Map(context.Background(), e, endless, fn) {
+			if errors.Is(r.Err, fanout.ErrClosed) {
+				if refused++; refused == 100 {
+					break
+				}
+			} else if r.Err != nil {
+				t.Fatalf("input failed with %v", r.Err)
+			}
+			if ran.Load() > 1000 {
+				t.Fatalf("%d inputs ran, the last ones long after Close", ran.Load())
+			}
+		}
+		<-closed // Close returned
+		if n := ran.Load(); n > 80 {
+			t.Errorf("%d inputs ran; at 2 at a time for 1 ms each, 35 ms allow about 70", n)
+		}
+	})
+}
+
+// A queue timeout is a task's: on Map's path without a task per input it
+// failed every later input too, though they came when a slot was free.
+func TestMapQueueTimeoutFailsOnlyTheInputThatWaited(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := fanout.New(fanout.WithLimit(1), fanout.WithQueueTimeout(50*time.Millisecond))
+		defer e.Close()
+		ctx := context.Background()
+		fanout.Submit(ctx, e, func(context.Context) (int, error) { // holds the only slot for 100 ms
+			time.Sleep(100 * time.Millisecond)
+			return 0, nil
+		})
+		slow := func(yield func(int) bool) {
+			for i := range 5 {
+				if !yield(i) {
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		double := func(_ context.Context, i int) (int, error) { return 2 * i, nil }
+		for i, r := range fanout.Map(ctx, e, slow, double, fanout.WithWindow(1)) {
+			switch {
+			case i == 0 && !errors.Is(r.Err, fanout.ErrQueueTimeout):
+				t.Errorf("input 0, queued behind a 100 ms task for 50 ms at most: %v", r.Err)
+			case i > 0 && (r.Err != nil || r.Value != 2*i):
+				t.Errorf("input %d, pulled when the slot was free: %v, %v", i, r.Value, r.Err)
+			}
+		}
+	})
+}

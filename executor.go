@@ -55,6 +55,7 @@ type Executor struct {
 	waiting    int // tasks in the key queues and the global queue
 	live       int // admitted tasks not yet finished
 	closed     bool
+	closedFlag atomic.Bool   // closed, for Map's workers to read without the lock
 	stopping   bool          // Shutdown began: no task starts any more
 	idle       chan struct{} // closed when closed and live == 0
 	quiet      chan struct{} // made by Wait, closed when live drops to 0
@@ -321,6 +322,7 @@ func (e *Executor) closeLocked() {
 		return
 	}
 	e.closed = true
+	e.closedFlag.Store(true)
 	for _, t := range e.submitters {
 		t.wait.admit <- struct{}{} // not admitted: its Submit fails with ErrClosed
 	}

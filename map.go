@@ -82,7 +82,8 @@ func WithTaskOptions[In any](f func(index int, in In) []TaskOption) MapOption {
 // (WithTaskOptions sees the index, and order gives it).
 //
 // Cost: when no input needs a task of its own (no WithTaskOptions, and an
-// executor without observers, rate limit, timeout or retries), Map runs
+// executor without observers, rate limit, timeout, queue timeout or
+// retries), Map runs
 // inputs on a few worker tasks that keep their slots and take inputs in
 // batches (slot reuse), handed over without a lock: tens of nanoseconds
 // and no allocation per tiny input, calls that block each getting a worker

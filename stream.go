@@ -103,7 +103,7 @@ func (c *cell[Out]) fail(err error) {
 
 // fastPath reports whether Map may use a stream.
 func fastPath(e *Executor, c *mapConfig) bool {
-	return c.taskOpts == nil && !e.observed && e.limiter == nil && e.timeout == 0 && e.retry.MaxAttempts <= 1
+	return c.taskOpts == nil && !e.observed && e.limiter == nil && e.timeout == 0 && e.queueTimeout == 0 && e.retry.MaxAttempts <= 1
 }
 
 func newStream[In, Out any](ctx context.Context, e *Executor, in iter.Seq[In], fn func(context.Context, In) (Out, error), window int) *stream[In, Out] {
@@ -542,6 +542,20 @@ func (m *stream[In, Out]) work(ctx context.Context, w *workerTask[In, Out]) {
 	spins, batches := 0, 0
 	for {
 		if m.stopped.Load() {
+			m.retire(false)
+			return
+		}
+		if e.closedFlag.Load() {
+			// Closed: the executor takes no new task, and a worker that
+			// holds its slot must not run new inputs as if it did. The
+			// inputs no worker took fail with ErrClosed, as the tasks of
+			// Map's other path would, and Close's wait ends with the
+			// calls already running.
+			m.mu.Lock()
+			m.fail = ErrClosed
+			m.mu.Unlock()
+			m.failed.Store(true)
+			m.failUnclaimed()
 			m.retire(false)
 			return
 		}
