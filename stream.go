@@ -442,13 +442,19 @@ func (w *workerTask[In, Out]) finished() {
 		// is closed or shutting down and starts no more. The inputs no
 		// worker took fail as their tasks would have; counting workers
 		// left instead could miss a successor ending at the same time.
-		m.mu.Lock()
-		m.fail = err
-		m.mu.Unlock()
-		m.failed.Store(true)
-		m.failUnclaimed()
+		m.failRest(err)
 	}
 	m.retire(false)
+}
+
+// failRest fails with err the inputs no worker took, and every input
+// pulled after them.
+func (m *stream[In, Out]) failRest(err error) {
+	m.mu.Lock()
+	m.fail = err
+	m.mu.Unlock()
+	m.failed.Store(true)
+	m.failUnclaimed()
 }
 
 // startWorker submits a worker task, counted in m.workers by the caller.
@@ -551,11 +557,7 @@ func (m *stream[In, Out]) work(ctx context.Context, w *workerTask[In, Out]) {
 			// inputs no worker took fail with ErrClosed, as the tasks of
 			// Map's other path would, and Close's wait ends with the
 			// calls already running.
-			m.mu.Lock()
-			m.fail = ErrClosed
-			m.mu.Unlock()
-			m.failed.Store(true)
-			m.failUnclaimed()
+			m.failRest(ErrClosed)
 			m.retire(false)
 			return
 		}
