@@ -591,3 +591,43 @@ func TestMapQueueTimeoutFailsOnlyTheInputThatWaited(t *testing.T) {
 		}
 	})
 }
+
+// Gather and AsCompleted chose at random between a future's settlement
+// and ctx's end when both were ready: futures awaited long before ctx
+// ended were reported with ctx's cause in most runs.
+func TestGatherPrefersSettledFuturesToAnEndedContext(t *testing.T) {
+	ex := fanout.New(fanout.WithLimit(3))
+	defer ex.Close()
+	bg := context.Background()
+	fs := make([]*fanout.Future[int], 3)
+	for i := range fs {
+		fs[i] = fanout.Submit(bg, ex, func(context.Context) (int, error) { return i, nil })
+		fs[i].Await(bg)
+	}
+	ended, cancel := context.WithCancel(bg)
+	cancel()
+	for range 200 {
+		if v, err := fanout.Gather(ended, fs...); err != nil || !slices.Equal(v, []int{0, 1, 2}) {
+			t.Fatalf("Gather of settled futures with an ended context: %v, %v", v, err)
+		}
+		for i, r := range fanout.AsCompleted(ended, fs...) {
+			if r.Err != nil || r.Value != i {
+				t.Fatalf("AsCompleted of settled futures with an ended context: future %d gave %v, %v", i, r.Value, r.Err)
+			}
+		}
+	}
+	// A future not settled still gets ctx's cause, at once.
+	block := make(chan struct{})
+	defer close(block)
+	open := fanout.Submit(bg, ex, func(context.Context) (int, error) { <-block; return 0, nil })
+	if _, err := fanout.Gather(ended, fs[0], open); !errors.Is(err, context.Canceled) {
+		t.Errorf("Gather with an unsettled future and an ended context: %v", err)
+	}
+	got := map[int]error{}
+	for i, r := range fanout.AsCompleted(ended, fs[0], open) {
+		got[i] = r.Err
+	}
+	if got[0] != nil || !errors.Is(got[1], context.Canceled) {
+		t.Errorf("AsCompleted with an unsettled future and an ended context: %v", got)
+	}
+}

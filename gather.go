@@ -25,21 +25,22 @@ func settledIndexes[T any](fs []*Future[T]) (chan int, func()) {
 // Gather waits for every future and returns their values in argument order,
 // like asyncio.gather. The first error, in time, cancels the other futures
 // and is returned; the others' errors are then likely context.Canceled. If
-// ctx ends first, Gather returns ctx's cause and leaves the futures running.
+// ctx ends before every future has settled, Gather returns ctx's cause and
+// leaves the futures running; futures settled already count as settled,
+// whenever ctx ended.
 func Gather[T any](ctx context.Context, fs ...*Future[T]) ([]T, error) {
 	ch, stop := settledIndexes(fs)
 	defer stop()
 	for range fs {
-		select {
-		case i := <-ch:
-			if err := fs[i].t.err; err != nil {
-				for _, f := range fs {
-					f.Cancel()
-				}
-				return nil, err
-			}
-		case <-ctx.Done():
+		i, ok := nextSettled(ctx, ch)
+		if !ok {
 			return nil, context.Cause(ctx)
+		}
+		if err := fs[i].t.err; err != nil {
+			for _, f := range fs {
+				f.Cancel()
+			}
+			return nil, err
 		}
 	}
 	out := make([]T, len(fs))
@@ -65,29 +66,54 @@ func GatherAll[T any](ctx context.Context, fs ...*Future[T]) []Result[T] {
 // AsCompleted yields each future's index and outcome as it settles, in
 // completion order, like asyncio.as_completed. Every future is yielded
 // once: if ctx ends first, the rest are yielded at once, in argument order,
-// with ctx's cause as their error (they go on running). Stopping the loop
-// early cancels nothing.
+// those not settled with ctx's cause as their error (they go on running).
+// Futures settled before ctx ended are yielded with their outcomes. Stopping
+// the loop early cancels nothing.
 func AsCompleted[T any](ctx context.Context, fs ...*Future[T]) iter.Seq2[int, Result[T]] {
 	return func(yield func(int, Result[T]) bool) {
 		ch, stop := settledIndexes(fs)
 		defer stop()
 		yielded := make([]bool, len(fs))
 		for range fs {
-			select {
-			case i := <-ch:
-				yielded[i] = true
-				r, _ := fs[i].Result()
-				if !yield(i, r) {
-					return
-				}
-			case <-ctx.Done():
+			i, ok := nextSettled(ctx, ch)
+			if !ok {
 				for i := range fs {
-					if !yielded[i] && !yield(i, Result[T]{Err: context.Cause(ctx)}) {
+					if yielded[i] {
+						continue
+					}
+					r, settled := fs[i].Result()
+					if !settled {
+						r = Result[T]{Err: context.Cause(ctx)}
+					}
+					if !yield(i, r) {
 						return
 					}
 				}
 				return
 			}
+			yielded[i] = true
+			r, _ := fs[i].Result()
+			if !yield(i, r) {
+				return
+			}
 		}
+	}
+}
+
+// nextSettled returns the index of a future that settled, taking one that
+// already has before looking at ctx: a select between the two would pick
+// at random, and report ctx's end for futures settled long before it. ok
+// is false when ctx ended with none settled.
+func nextSettled(ctx context.Context, ch chan int) (i int, ok bool) {
+	select {
+	case i := <-ch:
+		return i, true
+	default:
+	}
+	select {
+	case i := <-ch:
+		return i, true
+	case <-ctx.Done():
+		return 0, false
 	}
 }
