@@ -79,14 +79,15 @@ type attemptRecord struct {
 }
 
 // newAdapter builds the adapter the options ask for, or returns nil, and
-// registers it as an observer of e.
-func newAdapter(e *Executor, o adaptOptions) *adapter {
+// registers it as an observer of e. limit is WithLimit's value, 0 when not
+// given: the adaptive limit's default Max.
+func newAdapter(e *Executor, o adaptOptions, limit int) *adapter {
 	if o.global == nil && o.key == nil {
 		return nil
 	}
 	a := &adapter{e: e, keys: make(map[string]*keyAdaptive), attempts: make(map[attemptKey]attemptRecord)}
 	if o.global != nil {
-		cfg := o.global.normalized(e.limit)
+		cfg := o.global.normalized(limit)
 		a.global = newAdaptiveLimit(cfg)
 		e.limit = cfg.Initial
 	}

@@ -400,3 +400,24 @@ func TestAdaptiveOverallLimit(t *testing.T) {
 		}
 	})
 }
+
+// WithAdaptive's Max defaults to the WithLimit value, else 200. Without
+// WithLimit it was DefaultLimit (64): an Initial of 150 came out 64.
+func TestAdaptiveDefaultMax(t *testing.T) {
+	for _, tt := range []struct {
+		opts []fanout.Option
+		want int
+	}{
+		{[]fanout.Option{fanout.WithAdaptive(fanout.AdaptiveConfig{Initial: 150})}, 150},
+		{[]fanout.Option{fanout.WithAdaptive(fanout.AdaptiveConfig{Initial: 500})}, 200},
+		{[]fanout.Option{fanout.WithLimit(100), fanout.WithAdaptive(fanout.AdaptiveConfig{Initial: 150})}, 100},
+		{[]fanout.Option{fanout.WithAdaptive(fanout.AdaptiveConfig{Initial: 150}), fanout.WithLimit(300)}, 150},
+		{nil, fanout.DefaultLimit},
+	} {
+		e := fanout.New(tt.opts...)
+		if got := e.Limit(); got != tt.want {
+			t.Errorf("%d options: Limit() = %d, want %d", len(tt.opts), got, tt.want)
+		}
+		e.Close()
+	}
+}

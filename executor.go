@@ -92,9 +92,13 @@ type Stats struct {
 // DefaultLimit tasks at once, queues the rest without bound, and has no rate
 // limit, timeouts or retries.
 func New(opts ...Option) *Executor {
-	c := config{limit: DefaultLimit, queue: -1, grace: AbandonGrace}
+	c := config{queue: -1, grace: AbandonGrace} // limit 0: no WithLimit
 	for _, o := range opts {
 		o(&c)
+	}
+	limit := c.limit
+	if limit == 0 {
+		limit = DefaultLimit
 	}
 	e := &Executor{
 		limiter:      c.limiter,
@@ -108,12 +112,12 @@ func New(opts ...Option) *Executor {
 		keyLimit:     c.keyLimit,
 		queueCap:     c.queue,
 		limitMu:      make(chan struct{}, 1),
-		limit:        c.limit,
+		limit:        limit,
 		idle:         make(chan struct{}),
 		keys:         make(map[string]*keyState),
 		groups:       make(map[<-chan struct{}]*parentGroup),
 	}
-	e.adapt = newAdapter(e, c.adapt)
+	e.adapt = newAdapter(e, c.adapt, c.limit)
 	if e.observed {
 		now := time.Now()
 		for _, o := range e.observers {
