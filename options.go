@@ -53,7 +53,10 @@ func WithLimit(n int) Option {
 // queue is full, Submit blocks until there is room or its context ends
 // (backpressure). With n == 0, Submit blocks until the task can start. The
 // default is an unbounded queue: waiting tasks cost a few hundred bytes each
-// and no goroutine. It panics if n < 0.
+// and no goroutine. The bound is on submissions: a task already admitted
+// that waits for a slot again, to retry, is queued even when the queue is
+// full (it cannot be refused), so Stats().Waiting may exceed n by the
+// tasks retrying. It panics if n < 0.
 func WithQueue(n int) Option {
 	if n < 0 {
 		panic("fanout: WithQueue needs n >= 0")
