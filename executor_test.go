@@ -461,6 +461,14 @@ func TestRetryBackoffBounds(t *testing.T) {
 			}
 		}
 	}
+	// A cap of the largest duration: doubling overflowed from attempt 35
+	// on (a panic in rand.N) and gave 0 from attempt 60.
+	huge := fanout.RetryPolicy{MaxAttempts: 100, InitialBackoff: time.Second, MaxBackoff: time.Duration(1<<63 - 1)}
+	for _, attempt := range []int{34, 35, 60, 100} {
+		if d := huge.Backoff(attempt, errors.New("x")); d < time.Second<<32 {
+			t.Errorf("attempt %d under a cap of the largest duration: backoff %v", attempt, d)
+		}
+	}
 	if d := p.Backoff(1, fanout.RetryAfter(errors.New("x"), 5*time.Second)); d != 2*time.Second {
 		t.Fatalf("hint above MaxRetryAfter: %v, want the cap 2s", d)
 	}

@@ -77,6 +77,10 @@ func (p *RetryPolicy) Backoff(attempt int, err error) time.Duration {
 	q := p.normalized()
 	b := q.InitialBackoff
 	for i := 1; i < attempt && b < q.MaxBackoff; i++ {
+		if b > q.MaxBackoff/2 {
+			b = q.MaxBackoff // doubling would pass it, or overflow
+			break
+		}
 		b *= 2
 	}
 	b = min(b, q.MaxBackoff)
