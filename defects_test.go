@@ -631,3 +631,40 @@ func TestGatherPrefersSettledFuturesToAnEndedContext(t *testing.T) {
 		t.Errorf("AsCompleted with an unsettled future and an ended context: %v", got)
 	}
 }
+
+// Close panics when called from one of its own tasks, which it would wait
+// for for ever; it finds them by their functions on the caller's stack.
+// Every Group task ran one wrapper closure, so a Group task closing
+// another executor that ran a Group task was taken for one of its own.
+func TestGroupTaskClosingAnotherExecutor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := fanout.New(fanout.WithLimit(2)), fanout.New(fanout.WithLimit(2))
+		bg := context.Background()
+		started, release := make(chan struct{}), make(chan struct{})
+		gb, _ := fanout.NewGroup(bg, b)
+		gb.Go(func(context.Context) error { close(started); <-release; return nil })
+		ga, _ := fanout.NewGroup(bg, a)
+		ga.Go(func(context.Context) error {
+			<-started // b runs a Group task
+			time.AfterFunc(20*time.Millisecond, func() { close(release) })
+			b.Close() // b's task ends in 20 ms; then Close returns
+			return nil
+		})
+		if err := ga.Wait(); err != nil {
+			t.Errorf("a Group task closing another executor: %v", err)
+		}
+		if err := gb.Wait(); err != nil {
+			t.Error(err)
+		}
+		a.Close()
+		// Its own task closing its executor still panics.
+		c := fanout.New(fanout.WithLimit(2))
+		gc, _ := fanout.NewGroup(bg, c)
+		gc.Go(func(context.Context) error { c.Close(); return nil })
+		var pe *fanout.PanicError
+		if err := gc.Wait(); !errors.As(err, &pe) {
+			t.Errorf("a Group task closing its own executor: %v, want a *PanicError", err)
+		}
+		c.Close()
+	})
+}

@@ -203,9 +203,11 @@ func (e *Executor) Stats() Stats {
 // included. Abandoned calls are waited for too.
 //
 // Close panics when called from inside one of e's own tasks, which it would
-// wait for for ever (it looks for a running task's function on the caller's
-// stack), and on the Default executor, which is shared by every package of
-// the process.
+// wait for for ever, and on the Default executor, which is shared by every
+// package of the process. It finds its own tasks by their functions on the
+// caller's stack (a Group task's is the function given to Go): a task of
+// another executor that runs the very function one of e's running tasks
+// runs, and closes e from inside it, is taken for one of e's.
 func (e *Executor) Close() {
 	e.check()
 	if e.shared {

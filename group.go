@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"reflect"
 	"sync"
 )
 
@@ -35,23 +36,53 @@ func NewGroup(ctx context.Context, e *Executor) (*Group, context.Context) {
 
 // Go submits fn to the group's executor, blocking as Submit does while the
 // executor's queue is full. The first fn to fail (a panic is a
-// *PanicError) cancels the group's context.
+// *PanicError) cancels the group's context. It panics if fn is nil.
 func (g *Group) Go(fn func(context.Context) error, opts ...TaskOption) {
+	t := g.task(fn, opts)
 	g.wg.Add(1)
-	g.watch(Submit(g.ctx, g.e, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }, opts...))
+	g.e.submit(&t.t, false)
+	g.watch(&t.Future)
+}
+
+// groupTask is a Group's task: fn itself, not a closure around it, so that
+// Close's look for its own tasks on the caller's stack (see onStack) finds
+// fn and not a wrapper every Group task shares: a Group task closing
+// another executor that runs Group tasks is not one of its tasks.
+type groupTask struct {
+	Future[struct{}]
+	fn func(context.Context) error
+}
+
+func (t *groupTask) call(ctx context.Context) (err error) {
+	returned := false
+	defer catchPanic(&err, &returned)
+	err = t.fn(ctx)
+	returned = true
+	return err
+}
+
+func (t *groupTask) code() uintptr { return reflect.ValueOf(t.fn).Pointer() }
+
+func (g *Group) task(fn func(context.Context) error, opts []TaskOption) *groupTask {
+	if fn == nil {
+		panic("fanout: Group.Go needs a function")
+	}
+	t := &groupTask{fn: fn}
+	t.t.init(g.ctx, g.e, t, opts)
+	return t
 }
 
 // TryGo is Go that never blocks, like errgroup's TryGo: it reports false,
 // running nothing, when the executor's queue is full and fn could not
 // start at once.
 func (g *Group) TryGo(fn func(context.Context) error, opts ...TaskOption) bool {
+	t := g.task(fn, opts)
 	g.wg.Add(1)
-	f, ok := TrySubmit(g.ctx, g.e, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) }, opts...)
-	if !ok {
+	if !g.e.submit(&t.t, true) {
 		g.wg.Done()
 		return false
 	}
-	g.watch(f)
+	g.watch(&t.Future)
 	return true
 }
 
