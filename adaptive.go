@@ -34,6 +34,24 @@ type AdaptiveConfig struct {
 	MaxPause time.Duration
 }
 
+// check panics, naming the caller, on a value no program means: a negative
+// bound or pause, Min above Max, or a Decrease that does not decrease. Zero
+// is each field's default.
+func (c AdaptiveConfig) check(name string) {
+	switch {
+	case c.Min < 0 || c.Max < 0 || c.Initial < 0:
+		panic("fanout: " + name + " needs Min, Max and Initial >= 0")
+	case c.Max > 0 && c.Min > c.Max:
+		panic("fanout: " + name + " needs Min <= Max")
+	case !(c.Decrease >= 0 && c.Decrease < 1):
+		panic("fanout: " + name + " needs 0 <= Decrease < 1")
+	case c.Tolerance != c.Tolerance:
+		panic("fanout: " + name + " needs a Tolerance that is a number")
+	case c.MaxPause < 0:
+		panic("fanout: " + name + " needs MaxPause >= 0")
+	}
+}
+
 func (c AdaptiveConfig) normalized(defaultMax int) AdaptiveConfig {
 	if c.Min < 1 {
 		c.Min = 1
@@ -152,6 +170,7 @@ type AdaptiveAttempt struct {
 
 // NewAdaptiveLimit returns a limit configured by cfg, at cfg.Initial.
 func NewAdaptiveLimit(cfg AdaptiveConfig) *AdaptiveLimit {
+	cfg.check("NewAdaptiveLimit")
 	return newAdaptiveLimit(cfg.normalized(0))
 }
 

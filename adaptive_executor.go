@@ -12,6 +12,7 @@ import (
 // implement LimitObserver see each change. It replaces WithLimit's value as
 // the starting limit.
 func WithAdaptive(cfg AdaptiveConfig) Option {
+	cfg.check("WithAdaptive")
 	return func(c *config) {
 		c.adapt.global = &cfg
 	}
@@ -28,6 +29,7 @@ func WithAdaptive(cfg AdaptiveConfig) Option {
 // A key's limit is remembered after its last task, for the executor's life:
 // about 200 bytes per key ever used.
 func WithKeyAdaptive(cfg AdaptiveConfig) Option {
+	cfg.check("WithKeyAdaptive")
 	return func(c *config) {
 		c.adapt.key = &cfg
 	}

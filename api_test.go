@@ -292,6 +292,13 @@ func TestOptionsValidateAlike(t *testing.T) {
 		"WithTaskRetry(negative cap)": func() { fanout.WithTaskRetry(fanout.RetryPolicy{MaxBackoff: -1}) },
 		"WithWindow(0)":               func() { fanout.WithWindow(0) },
 		"WithKeyBacklog(-1)":          func() { fanout.WithKeyBacklog(-1) },
+		// Before, these were replaced by defaults in silence.
+		"WithAdaptive(Max -1)":            func() { fanout.WithAdaptive(fanout.AdaptiveConfig{Max: -1}) },
+		"WithAdaptive(Min above Max)":     func() { fanout.WithAdaptive(fanout.AdaptiveConfig{Min: 10, Max: 5}) },
+		"WithKeyAdaptive(MaxPause -1)":    func() { fanout.WithKeyAdaptive(fanout.AdaptiveConfig{MaxPause: -1}) },
+		"WithKeyAdaptive(Decrease 1)":     func() { fanout.WithKeyAdaptive(fanout.AdaptiveConfig{Decrease: 1}) },
+		"NewAdaptiveLimit(Initial -1)":    func() { fanout.NewAdaptiveLimit(fanout.AdaptiveConfig{Initial: -1}) },
+		"NewAdaptiveLimit(Tolerance NaN)": func() { fanout.NewAdaptiveLimit(fanout.AdaptiveConfig{Tolerance: math.NaN()}) },
 	}
 	for name, f := range bad {
 		func() {
@@ -304,6 +311,7 @@ func TestOptionsValidateAlike(t *testing.T) {
 		}()
 	}
 	// Zero means "none" or the default, and is accepted.
-	ex := fanout.New(fanout.WithTimeout(0), fanout.WithQueueTimeout(0), fanout.WithAbandonGrace(0), fanout.WithRate(1e9, 0), fanout.WithQueue(0))
+	ex := fanout.New(fanout.WithTimeout(0), fanout.WithQueueTimeout(0), fanout.WithAbandonGrace(0), fanout.WithRate(1e9, 0), fanout.WithQueue(0),
+		fanout.WithAdaptive(fanout.AdaptiveConfig{}), fanout.WithKeyAdaptive(fanout.AdaptiveConfig{Tolerance: -1}))
 	ex.Close()
 }
