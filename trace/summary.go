@@ -351,7 +351,7 @@ func (s Summary) String() string {
 		if label == "" {
 			label = fmt.Sprintf("task %d", sp.ID)
 		}
-		line(name, "%-9s %s (%s, %s)", fmtDur(sp.Duration()), cut(label, 100), sp.Outcome, plural(sp.Attempts, "attempt"))
+		line(name, "%-9s %s (%s, %s)", fmtDur(sp.Duration()), controlsOut(cut(label, 100)), sp.Outcome, plural(sp.Attempts, "attempt"))
 	}
 	for _, w := range s.Warnings {
 		fmt.Fprintf(&b, "  warning: %s\n", w)

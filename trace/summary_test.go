@@ -197,3 +197,19 @@ func TestBackoffIsNotRunning(t *testing.T) {
 		}
 	}
 }
+
+// A label from hostile input (an escape sequence in a URL or an input
+// line) reached the terminal raw in the summary's slowest tasks: it could
+// clear the screen or retitle the window.
+func TestSummaryStringHasNoControlCharacters(t *testing.T) {
+	r := New()
+	hostile := "x\x1b]0;pwned\x07\x1b[2J\u009b31m\x7fy"
+	replay(r, []job{{id: 1, label: hostile, queued: 0, start: 0, finish: 10}})
+	out := r.Summary().String()
+	if strings.ContainsFunc(out, func(c rune) bool { return c < ' ' && c != '\n' || c >= 0x7f && c <= 0x9f }) {
+		t.Errorf("summary carries control characters: %q", out)
+	}
+	if !strings.Contains(out, "x?]0;pwned??[2J?31m?y") {
+		t.Errorf("summary lacks the label with its controls replaced: %q", out)
+	}
+}

@@ -45,6 +45,7 @@ import (
 	"context"
 	"iter"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -381,6 +382,19 @@ func (r *Recorder) Spans() []Span {
 
 // cut shortens s to at most n bytes without splitting a UTF-8 sequence,
 // and copies it so a long error string is not kept alive.
+// controlsOut replaces the control characters of s (C0, DEL, C1) with
+// '?': a label from hostile input (a URL, an input line) must not move
+// the cursor, clear the screen or retitle the window of the terminal a
+// summary is printed on.
+func controlsOut(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r >= 0x7f && r <= 0x9f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
 func cut(s string, n int) string {
 	if len(s) <= n {
 		return s

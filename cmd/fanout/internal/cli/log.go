@@ -37,8 +37,8 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 		if v.Kind() == slog.KindDuration {
 			s = v.Duration().Round(time.Millisecond).String()
 		}
-		if s == "" || strings.ContainsAny(s, " \t\n\"=") {
-			s = fmt.Sprintf("%q", s)
+		if s == "" || strings.ContainsAny(s, " \"=") || strings.IndexFunc(s, isControl) >= 0 {
+			s = fmt.Sprintf("%q", s) // control characters escaped: none reaches the terminal
 		}
 		b.WriteString(s)
 		return true

@@ -208,13 +208,16 @@ func displayWidth(s string) int {
 	return n
 }
 
-// printable replaces control characters, which would garble a terminal.
+// printable replaces control characters (C0, DEL and C1, whose CSI some
+// terminals obey), which would garble a terminal.
 func printable(r rune) rune {
-	if r < ' ' || r == 0x7f {
+	if isControl(r) {
 		return '?'
 	}
 	return r
 }
+
+func isControl(r rune) bool { return r < ' ' || r >= 0x7f && r <= 0x9f }
 
 // appendJSONString appends s as a JSON string, escaped as encoding/json
 // escapes it with HTML escaping off: quote, backslash and control

@@ -101,3 +101,17 @@ func TestWriterTableDisplayWidth(t *testing.T) {
 		col = c
 	}
 }
+
+// What fanout prints from hostile input on stderr, the --slow log lines
+// and the summary, carries no control character: before, an input line
+// with an escape sequence retitled the terminal and cleared its screen.
+func TestStderrCarriesNoControlCharacters(t *testing.T) {
+	hostile := "ctl\x01\x1b]0;pwned\x07\x1b[2J\u009b31m\x7fend"
+	_, stderr, _ := runCLI(t, "", "exec", "--summary", "--slow", "1ns", "-o", "jsonl", "--", "true", ":::", hostile)
+	if !strings.Contains(stderr, "slow task") || !strings.Contains(stderr, "pwned") {
+		t.Fatalf("no slow-task line or summary with the label:\n%s", stderr)
+	}
+	if i := strings.IndexFunc(stderr, func(r rune) bool { return r != '\n' && isControl(r) }); i >= 0 {
+		t.Errorf("stderr carries a control character at %d: %q", i, stderr)
+	}
+}
