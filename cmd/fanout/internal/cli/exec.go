@@ -393,6 +393,11 @@ type job struct {
 	running chan struct{}
 	// recorded: the record is being made; no attempt starts after it.
 	recorded bool
+	// ended: the last attempt ran to its end, with err. Its task may
+	// still settle with the run's cancellation (--halt now, set off by
+	// this very job): the record tells what the job did.
+	ended bool
+	err   error
 }
 
 // settled waits until no attempt of j runs and none can start, so that
@@ -491,6 +496,9 @@ func (r *execRunner) run(ctx context.Context, j *job) (*job, error) {
 	}
 	j.res = res
 	final := err == nil || !retryable(err) || j.attempts > r.retries
+	if final {
+		j.ended, j.err = true, err
+	}
 	j.mu.Unlock()
 	if final {
 		r.account(err, j)
@@ -626,6 +634,9 @@ func (r *execRunner) runAll(ctx context.Context, e *fanout.Executor, in iter.Seq
 func (r *execRunner) record(j *job, err error) ExecRecord {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.ended {
+		err = j.err
+	}
 	rec := ExecRecord{Index: j.seq, Input: j.line.Text, InputBase64: exactBytes(j.line.Text), ExitCode: -1, Attempts: j.attempts}
 	if res := j.res; res != nil {
 		rec.Argv = res.Argv
