@@ -30,7 +30,8 @@ const execSynopsis = `fanout exec [flags] -- COMMAND [ARG...] [::: INPUT...]
 Runs COMMAND once per input line, concurrently. Inputs come from the arguments
 after :::, from -i FILE, or from stdin: one per line, blank lines skipped,
 each line as it is (surrounding spaces and bytes that are not UTF-8 kept, as
-file names may have them; a \r before the newline dropped).
+file names may have them; a \r before the newline dropped). A line over
+64 KiB, or with a NUL byte, is not run: its record says why.
 Placeholders in any argument: {} the line, {.} without extension, {/} basename,
 {//} directory, {/.} basename without extension, {#} job number, {%} slot.
 Without a placeholder the line is the last argument. No shell reads the input:

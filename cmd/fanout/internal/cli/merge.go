@@ -46,28 +46,27 @@ func runMerge(_ context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(rep.Missing) > 0 {
-		fmt.Fprintf(env.Stderr, "fanout: merge: %d indices have no record: %s\n", len(rep.Missing), listInts(rep.Missing))
+	if rep.MissingCount > 0 {
+		fmt.Fprintf(env.Stderr, "fanout: merge: %d indices have no record: %s\n", rep.MissingCount, listInts(rep.Missing, rep.MissingCount))
 	}
 	if len(rep.Unfinished) > 0 {
-		fmt.Fprintf(env.Stderr, "fanout: merge: %d inputs have no successful record: indices %s\n", len(rep.Unfinished), listInts(rep.Unfinished))
+		fmt.Fprintf(env.Stderr, "fanout: merge: %d inputs have no successful record: indices %s\n", len(rep.Unfinished), listInts(rep.Unfinished, len(rep.Unfinished)))
 	}
 	if rep.OK() || allowMissing {
 		return nil
 	}
-	return fmt.Errorf("merge: %d of %d records missing or unfinished", len(rep.Missing)+len(rep.Unfinished), rep.Records+len(rep.Missing))
+	return fmt.Errorf("merge: %d of %d records missing or unfinished", rep.MissingCount+len(rep.Unfinished), rep.Records+rep.MissingCount)
 }
 
-// listInts lists the first few numbers: "3, 5, 8 and 12 more".
-func listInts(xs []int) string {
-	const shown = 10
+// listInts lists the first few of total numbers: "3, 5, 8 and 12 more".
+func listInts(xs []int, total int) string {
 	var parts []string
-	for _, x := range xs[:min(len(xs), shown)] {
+	for _, x := range xs[:min(len(xs), journal.MaxListed)] {
 		parts = append(parts, strconv.Itoa(x))
 	}
 	s := strings.Join(parts, ", ")
-	if len(xs) > shown {
-		s += fmt.Sprintf(" and %d more", len(xs)-shown)
+	if shown := min(len(xs), journal.MaxListed); total > shown {
+		s += fmt.Sprintf(" and %d more", total-shown)
 	}
 	return s
 }

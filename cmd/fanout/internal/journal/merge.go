@@ -22,16 +22,22 @@ type Source struct {
 type MergeReport struct {
 	// Records is how many records were written: one per input.
 	Records int
-	// Missing lists the indices from 0 to the highest seen that no record
-	// has.
-	Missing []int
+	// MissingCount is how many indices from 0 to the highest seen no
+	// record has, and Missing lists the first of them (at most
+	// MaxListed): an index far above the others costs a count, not a
+	// list of every number below it.
+	MissingCount int
+	Missing      []int
 	// Unfinished lists the indices of the inputs that have records but
 	// none Done: their last record is written.
 	Unfinished []int
 }
 
 // OK reports whether every index has a record and every input a Done one.
-func (r MergeReport) OK() bool { return len(r.Missing) == 0 && len(r.Unfinished) == 0 }
+func (r MergeReport) OK() bool { return r.MissingCount == 0 && len(r.Unfinished) == 0 }
+
+// MaxListed bounds MergeReport.Missing.
+const MaxListed = 10
 
 type merged struct {
 	index int
@@ -44,9 +50,12 @@ type merged struct {
 // per input to w, in index order: for each key the last Done record, or
 // the last record when none is Done. A record without a "key" field is
 // keyed by its index; one without an "outcome" is Done when it has no
-// "error" field. A torn last line is skipped with a call to warn; a line
-// that is not a JSON record with an "index" is an error. Merge keeps one
-// record per input in memory.
+// "error" field. A line that is not a JSON record with an "index" (a torn
+// last line, or a record torn by a kill and followed by the next run's
+// output, appended) is skipped with a call to warn: the input it was for
+// has a record elsewhere, or is reported missing. A source with lines but
+// no record at all is an error. Merge keeps one record per input in
+// memory.
 func Merge(w io.Writer, sources []Source, warn func(msg string)) (MergeReport, error) {
 	if warn == nil {
 		warn = func(string) {}
@@ -68,8 +77,11 @@ func Merge(w io.Writer, sources []Source, warn func(msg string)) (MergeReport, e
 	bw := bufio.NewWriterSize(w, 64<<10)
 	next := 0
 	for _, m := range all {
-		for ; next < m.index; next++ {
-			rep.Missing = append(rep.Missing, next)
+		if gap := m.index - next; gap > 0 {
+			rep.MissingCount += gap
+			for i := next; i < m.index && len(rep.Missing) < MaxListed; i++ {
+				rep.Missing = append(rep.Missing, i)
+			}
 		}
 		next = m.index + 1
 		if !m.done {
@@ -84,8 +96,22 @@ func Merge(w io.Writer, sources []Source, warn func(msg string)) (MergeReport, e
 	return rep, nil
 }
 
+// maxSkipWarnings bounds the warnings about lines skipped in one source.
+const maxSkipWarnings = 5
+
 func readRecords(src Source, warn func(string), add func(merged)) error {
 	r := bufio.NewReaderSize(src.R, 64<<10)
+	records, skipped := 0, 0
+	skip := func(lineNo int, what string) {
+		if skipped++; skipped <= maxSkipWarnings {
+			warn(fmt.Sprintf("%s:%d: %s: ignoring it", src.Name, lineNo, what))
+		}
+	}
+	defer func() {
+		if skipped > maxSkipWarnings {
+			warn(fmt.Sprintf("%s: %d more lines that are not records ignored", src.Name, skipped-maxSkipWarnings))
+		}
+	}()
 	for lineNo := 1; ; lineNo++ {
 		line, err := r.ReadBytes('\n')
 		if err != nil && err != io.EOF {
@@ -99,16 +125,17 @@ func readRecords(src Source, warn func(string), add func(merged)) error {
 				Error   string  `json:"error"`
 			}
 			jerr := json.Unmarshal(line, &rec)
-			if err == io.EOF { // no newline: a torn line unless it parses
-				if jerr != nil {
-					warn(fmt.Sprintf("%s:%d: the last line is incomplete: ignoring it", src.Name, lineNo))
-					return nil
-				}
+			switch {
+			case err == io.EOF && jerr != nil: // no newline: a torn line
+				skip(lineNo, "the last line is incomplete")
+				return noRecords(src, records, skipped)
+			case jerr != nil || rec.Index == nil || *rec.Index < 0:
+				skip(lineNo, "not a JSON record with an index (a run killed mid-write leaves one)")
+				continue
+			case err == io.EOF:
 				line = append(line, '\n')
 			}
-			if jerr != nil || rec.Index == nil || *rec.Index < 0 {
-				return fmt.Errorf("%s:%d: not a JSON record with an index", src.Name, lineNo)
-			}
+			records++
 			m := merged{index: *rec.Index, key: rec.Key, line: line}
 			if m.key == "" {
 				m.key = "index " + strconv.Itoa(m.index)
@@ -122,7 +149,16 @@ func readRecords(src Source, warn func(string), add func(merged)) error {
 			add(m)
 		}
 		if err == io.EOF {
-			return nil
+			return noRecords(src, records, skipped)
 		}
 	}
+}
+
+// noRecords is the error of a source whose lines were none of them a
+// record: not a file of records at all.
+func noRecords(src Source, records, skipped int) error {
+	if records == 0 && skipped > 0 {
+		return fmt.Errorf("%s: no JSON record with an index in it", src.Name)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -48,8 +49,45 @@ func TestMergePlainOutputs(t *testing.T) {
 		t.Errorf("Merge = %q, %+v, %v; want %q", out.String(), rep, err, want)
 	}
 	_, err = Merge(&out, []Source{{"bad", strings.NewReader("{\"url\":\"x\"}\n")}}, nil)
-	if err == nil || !strings.Contains(err.Error(), "bad:1") {
-		t.Errorf("a record without index: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "bad: no JSON record with an index") {
+		t.Errorf("a file without one record: %v", err)
+	}
+}
+
+// A run killed while writing a record larger than its output buffer
+// leaves it torn, and the next run's output, appended, goes on from the
+// middle of that line. Before, merge refused the whole file at that line.
+// Now the line is skipped with a warning: its input ran again and has its
+// record further on.
+func TestMergeSkipsATornRecord(t *testing.T) {
+	in := `{"index":0,"url":"a"}` + "\n" +
+		`{"index":1,"url":"b","stdout":"aaaa` + `{"index":2,"url":"c"}` + "\n" + // torn, then the rerun
+		`{"index":1,"url":"b"}` + "\n"
+	var out strings.Builder
+	var warnings []string
+	rep, err := Merge(&out, []Source{{"out", strings.NewReader(in)}}, func(m string) { warnings = append(warnings, m) })
+	want := `{"index":0,"url":"a"}` + "\n" + `{"index":1,"url":"b"}` + "\n"
+	if err != nil || out.String() != want || !rep.OK() {
+		t.Errorf("Merge = %q, %+v, %v; want %q", out.String(), rep, err, want)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "out:2: not a JSON record") {
+		t.Errorf("warnings %q, want one for line 2", warnings)
+	}
+	// The input whose record was torn and never written again is missing.
+	rep, _ = Merge(io.Discard, []Source{{"out", strings.NewReader(in[:strings.LastIndex(in[:len(in)-1], "\n")+1] + `{"index":3,"url":"d"}` + "\n")}}, nil)
+	if rep.OK() || rep.MissingCount != 2 || !slices.Equal(rep.Missing, []int{1, 2}) {
+		t.Errorf("with index 1's record lost: %+v", rep)
+	}
+}
+
+// One record with an index far above the others cost a list of every
+// index below it: 2.6 GB and 82 s for two lines with index 100,000,000.
+// The report now counts them and lists the first few.
+func TestMergeHugeIndexIsACount(t *testing.T) {
+	in := `{"index":0}` + "\n" + `{"index":4000000000000000000}` + "\n"
+	rep, err := Merge(io.Discard, []Source{{"h", strings.NewReader(in)}}, nil)
+	if err != nil || rep.MissingCount != 4000000000000000000-1 || len(rep.Missing) != MaxListed || rep.Missing[0] != 1 || rep.OK() {
+		t.Errorf("Merge: %d missing, listed %v, err %v", rep.MissingCount, rep.Missing, err)
 	}
 }
 
