@@ -277,3 +277,30 @@ func TestNoSerialWarningForRetryWaits(t *testing.T) {
 		t.Errorf("%d tasks retried, want 4", s.Retried)
 	}
 }
+
+// A task its caller's record says never began (a job halted as it was
+// handed its slot, a URL refused before any request) is counted as never
+// started, whatever the executor reported: before, the summary counted
+// its attempt and the trace drew it as having run.
+func TestSetNotStarted(t *testing.T) {
+	r := New()
+	ran, refused := fanout.TaskInfo{ID: 1}, fanout.TaskInfo{ID: 2}
+	r.TaskQueued(ran, ms(0))
+	r.TaskQueued(refused, ms(0))
+	r.AttemptStarted(ran, 1, ms(0))
+	r.AttemptStarted(refused, 1, ms(1))
+	r.AttemptFinished(refused, 1, errors.New("not started"), ms(1))
+	r.SetNotStarted(1)
+	r.TaskFinished(refused, fanout.Outcome{Err: errors.New("not started"), Attempts: 1}, ms(1))
+	r.AttemptFinished(ran, 1, nil, ms(10))
+	r.TaskFinished(ran, fanout.Outcome{Attempts: 1}, ms(10))
+	s := r.Summary()
+	if s.Started != 1 || s.Attempts != 1 || s.Tasks != 2 {
+		t.Errorf("summary: %d started, %d attempts of %d tasks; want 1, 1, 2", s.Started, s.Attempts, s.Tasks)
+	}
+	for _, sp := range r.Spans() {
+		if sp.ID == 2 && (!sp.Started.IsZero() || sp.Attempts != 0) {
+			t.Errorf("the refused task's span: %+v", sp)
+		}
+	}
+}

@@ -31,6 +31,7 @@ const (
 	flagStuckLogged
 	flagAttemptEnded // finished holds the end of the latest attempt
 	flagOutcomeSet   // kind was set by Recorder.SetOutcome: TaskFinished keeps it
+	flagNotStarted   // Recorder.SetNotStarted: attempts reported are not counted
 )
 
 func (s *span) has(f uint8) bool { return s.flags&f != 0 }

@@ -221,6 +221,9 @@ func (r *Recorder) AttemptStarted(t fanout.TaskInfo, attempt int, at time.Time) 
 	defer r.mu.Unlock()
 	o := r.offset(at)
 	sp := r.task(t, o)
+	if sp.has(flagNotStarted) {
+		return
+	}
 	sp.attempts = max(sp.attempts, int32(attempt))
 	if sp.has(flagStarted) {
 		// A retry after the previous attempt returned: the task did not
@@ -266,7 +269,7 @@ func (r *Recorder) AttemptFinished(t fanout.TaskInfo, _ int, err error, at time.
 	r.mu.Lock()
 	o := r.offset(at)
 	sp := r.task(t, o)
-	if sp.has(flagStarted) {
+	if sp.has(flagStarted) && !sp.has(flagNotStarted) {
 		sp.finished = max(o, sp.started)
 		sp.flags |= flagAttemptEnded
 		sp.lastAttempt = kind
@@ -288,7 +291,9 @@ func (r *Recorder) TaskFinished(t fanout.TaskInfo, out fanout.Outcome, at time.T
 		sp.finished = max(o, sp.queued)
 	}
 	sp.flags |= flagFinished
-	sp.attempts = max(sp.attempts, int32(out.Attempts))
+	if !sp.has(flagNotStarted) {
+		sp.attempts = max(sp.attempts, int32(out.Attempts))
+	}
 	if !sp.has(flagOutcomeSet) {
 		sp.kind = classify(out.Err, out.Abandoned)
 	}
@@ -345,6 +350,28 @@ func (r *Recorder) SetOutcome(n int, k Kind) {
 	sp := r.spans.at(int32(n))
 	sp.kind = k
 	sp.flags |= flagOutcomeSet
+}
+
+// SetNotStarted marks the n-th task the recorder saw as one whose work
+// never began, as its caller's record says (a job stopped by --halt as it
+// was handed its slot, before its process started; a URL refused before
+// any request): the summary, the exports and the serial-run check count it
+// as never started, as a task canceled in the queue, whatever attempts the
+// executor reported for it, before or after. An n not recorded yet is
+// ignored.
+func (r *Recorder) SetNotStarted(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n < 0 || n >= r.spans.n {
+		return
+	}
+	sp := r.spans.at(int32(n))
+	sp.flags = sp.flags&^(flagStarted|flagAttemptEnded) | flagNotStarted
+	sp.attempts = 0
+	delete(r.waits, int32(n))
+	if sp.has(flagFinished) {
+		sp.finished = max(sp.finished, sp.queued)
+	}
 }
 
 // public converts a span on the given lane; r.mu is held.

@@ -760,7 +760,8 @@ var execRecords = Records[ExecRecord]{
 			return clip(detail, 120)
 		}},
 	},
-	Index: func(r ExecRecord) int { return r.Index },
+	Index:    func(r ExecRecord) int { return r.Index },
+	Attempts: func(r ExecRecord) int { return r.Attempts },
 	Outcome: func(r ExecRecord) Outcome {
 		switch {
 		case r.haltedOK:

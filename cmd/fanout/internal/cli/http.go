@@ -191,9 +191,10 @@ func httpRecords() Records[httpcheck.Result] {
 				return ""
 			}},
 		},
-		Index:   func(r httpcheck.Result) int { return r.Index },
-		Outcome: outcome,
-		JSON:    appendHTTPJSON,
+		Index:    func(r httpcheck.Result) int { return r.Index },
+		Attempts: func(r httpcheck.Result) int { return r.Attempts },
+		Outcome:  outcome,
+		JSON:     appendHTTPJSON,
 	}
 }
 

@@ -179,8 +179,9 @@ var lambdaRecords = Records[lambdainvoke.Result]{
 			return clip(detail, 120)
 		}},
 	},
-	Index:   func(r lambdainvoke.Result) int { return r.Index },
-	Outcome: lambdaOutcome,
+	Index:    func(r lambdainvoke.Result) int { return r.Index },
+	Attempts: func(r lambdainvoke.Result) int { return r.Attempts },
+	Outcome:  lambdaOutcome,
 }
 
 // lambdaOutcome classes a record: its error kind, "function_error", or its

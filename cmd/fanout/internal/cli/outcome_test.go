@@ -128,3 +128,32 @@ func fmtCounts(m map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Tasks whose records count no attempt (a URL refused before any request;
+// an exec job halted before its process started) are never started in the
+// summary and the trace too. Before, the executor's call of the function
+// that refused them counted as an attempt: the summary said 3 started
+// tasks and 3 attempts for records with 1.
+func TestSummaryCountsAttemptsAsRecordsDo(t *testing.T) {
+	s := testserver.StartTest(t)
+	tr := filepath.Join(t.TempDir(), "t.json")
+	_, stderr, _ := runCLI(t, "", "http", "--summary", "--trace", tr, "-o", "jsonl", "not a url", s.URL("/status/200"), "ftp://x.test/")
+	if !strings.Contains(stderr, "attempts     1 (") || !strings.Contains(stderr, "over 1 started tasks") {
+		t.Errorf("summary does not count 1 attempt of 1 started task:\n%s", stderr)
+	}
+	var chrome struct {
+		TraceEvents []struct {
+			Ph   string                 `json:"ph"`
+			Args struct{ Label string } `json:"args"`
+		} `json:"traceEvents"`
+	}
+	data, _ := os.ReadFile(tr)
+	if err := json.Unmarshal(data, &chrome); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range chrome.TraceEvents {
+		if e.Ph == "X" && e.Args.Label != s.URL("/status/200") {
+			t.Errorf("the trace draws %q as having run", e.Args.Label)
+		}
+	}
+}

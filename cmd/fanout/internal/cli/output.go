@@ -39,6 +39,10 @@ type Records[R any] struct {
 	Index func(R) int
 	// Outcome classifies a record for the exit code and every summary.
 	Outcome func(R) Outcome
+	// Attempts, when set, says how many attempts the record counts: with
+	// 0, the trace counts its task as never started (the executor may
+	// have called a function that returned at once).
+	Attempts func(R) int
 	// JSON, when set, appends the jsonl form of a record to dst, without
 	// the newline: the same bytes as encoding/json with HTML escaping off,
 	// without its reflection and allocations (about 2% of `fanout http`'s

@@ -204,6 +204,12 @@ func keyedRecords[R any](spec Records[R]) Records[keyed[R]] {
 		Table:   wrap(spec.Table),
 		Index:   func(k keyed[R]) int { return k.task },
 		Outcome: func(k keyed[R]) Outcome { return spec.Outcome(k.rec) },
+		Attempts: func(k keyed[R]) int {
+			if spec.Attempts == nil {
+				return -1 // unknown
+			}
+			return spec.Attempts(k.rec)
+		},
 	}
 }
 

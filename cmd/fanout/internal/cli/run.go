@@ -153,6 +153,9 @@ func Drive[R any](ctx context.Context, s *Session, results iter.Seq[R], spec Rec
 		t.add(o)
 		if s.Recorder != nil {
 			s.Recorder.SetOutcome(spec.Index(r), o.Kind)
+			if spec.Attempts != nil && spec.Attempts(r) == 0 {
+				s.Recorder.SetNotStarted(spec.Index(r))
+			}
 		}
 		s.progress.Add(1)
 	}
