@@ -142,7 +142,7 @@ func TestNewRefusesAnEndpointNoCallCanReach(t *testing.T) {
 			t.Errorf("endpoint %q: error %q does not name the endpoint URL", bad, err)
 		}
 	}
-	for _, good := range []string{"http://127.0.0.1:9001", "https://lambda.example.test", "http://[::1]:9001/"} {
+	for _, good := range []string{"http://127.0.0.1:9001", "https://127.0.0.1:9443", "http://[::1]:9001/"} {
 		iv, err := New(context.Background(), tmpl, Config{EndpointURL: good, Region: "us-east-1", Credentials: aws.AnonymousCredentials{}})
 		if err != nil {
 			t.Errorf("endpoint %q: %v", good, err)
