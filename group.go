@@ -10,8 +10,9 @@ import (
 // under the executor's limits, waited for together, the first error
 // canceling the rest. Use it where Gather's values are not wanted.
 //
-// A Group costs a context and a WaitGroup; each Go costs what Submit does. Its methods are safe for concurrent use; Go must not be
-// called after Wait has returned.
+// A Group costs a context and a WaitGroup; each Go costs what Submit does.
+// Its methods are safe for concurrent use; Go must not be called after
+// Wait has returned.
 type Group struct {
 	e      *Executor
 	ctx    context.Context
