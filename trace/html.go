@@ -350,7 +350,7 @@ func (p page) run(s Summary, maxBars int) {
 	if tl.aggregated {
 		why := fmt.Sprintf("%d tasks ran, more than the %d drawn one bar each", s.Started, maxBars)
 		if tl.perRow > 1 {
-			why = fmt.Sprintf("%d lanes are more than %d rows; each row holds %d lanes", tl.lanes, maxRows, tl.perRow)
+			why = fmt.Sprintf("%d lanes are more than %d rows; each row holds %d lanes, and is labelled with their numbers", tl.lanes, maxRows, tl.perRow)
 		}
 		p.f(`<p class="notice" id="%s">Aggregated view: %s, so each lane is cut into %d time buckets of %s. `+
 			`A bucket's colour is the outcome that took most of its time, its shade how busy the lane was; `+
@@ -432,7 +432,9 @@ func (p page) svg(s Summary) {
 		if row%every == 0 {
 			name := "slot " + strconv.Itoa(row+1)
 			if tl.perRow > 1 {
-				name = fmt.Sprintf("slots %d-%d", row*tl.perRow+1, min((row+1)*tl.perRow, tl.lanes))
+				// The range alone: "slots 103-104" is wider than the
+				// space left of the plot (the page says rows hold slots).
+				name = fmt.Sprintf("%d-%d", row*tl.perRow+1, min((row+1)*tl.perRow, tl.lanes))
 			}
 			p.f(`<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, plotLeft-6, y+min(rh, 12)-2, name)
 		}

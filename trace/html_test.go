@@ -146,6 +146,17 @@ func TestHTMLManyLanesShareRows(t *testing.T) {
 	if !strings.Contains(page, "lanes are more than 200 rows") {
 		t.Errorf("page does not say lanes share rows")
 	}
+	// Each row's label fits the 58 px left of the plot at about 7 px a
+	// character: before, "slots 103-104" was cut to "ts 103-104".
+	labels := regexp.MustCompile(`<text x="58" y="[0-9.]+" text-anchor="end">([^<]*)</text>`).FindAllStringSubmatch(page, -1)
+	if len(labels) == 0 {
+		t.Fatal("no row labels")
+	}
+	for _, l := range labels {
+		if len(l[1])*7 > 58 {
+			t.Errorf("row label %q is wider than the space left of the plot", l[1])
+		}
+	}
 }
 
 func TestHTMLMaxBarsOption(t *testing.T) {
