@@ -135,6 +135,9 @@ func readRecords(src Source, warn func(string), add func(merged)) error {
 			case err == io.EOF:
 				line = append(line, '\n')
 			}
+			if n := len(line); n >= 2 && line[n-2] == '\r' {
+				line = append(line[:n-2], '\n') // one line ending in the output, whatever each file had
+			}
 			records++
 			m := merged{index: *rec.Index, key: rec.Key, line: line}
 			if m.key == "" {

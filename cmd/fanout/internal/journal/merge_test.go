@@ -110,3 +110,16 @@ func ExampleMerge() {
 	// {"index":1,"url":"http://b.test","key":"74f6633bcccc4859f1fd57da132a2ef3","outcome":"done"}
 	// 2 true
 }
+
+// Outputs written on Windows, or through a tool that added CRs, merge
+// with LF ones into lines that all end alike: before, the CRs were kept.
+func TestMergeLineEndings(t *testing.T) {
+	var out strings.Builder
+	_, err := Merge(&out, []Source{
+		{"crlf", strings.NewReader(`{"index":1}` + "\r\n")},
+		{"lf", strings.NewReader(`{"index":0}` + "\n")},
+	}, nil)
+	if want := `{"index":0}` + "\n" + `{"index":1}` + "\n"; err != nil || out.String() != want {
+		t.Errorf("Merge = %q, %v; want %q", out.String(), err, want)
+	}
+}
