@@ -40,6 +40,9 @@ func runMerge(_ context.Context, env Env, args []string) error {
 			return usagef("merge", "cannot read %v", err)
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return usagef("merge", "cannot read %s: it is a directory", name)
+		}
 		sources = append(sources, journal.Source{Name: name, R: f})
 	}
 	rep, err := journal.Merge(env.Stdout, sources, func(msg string) { fmt.Fprintf(env.Stderr, "fanout: %s\n", msg) })

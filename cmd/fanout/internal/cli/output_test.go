@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,5 +114,17 @@ func TestStderrCarriesNoControlCharacters(t *testing.T) {
 	}
 	if i := strings.IndexFunc(stderr, func(r rune) bool { return r != '\n' && isControl(r) }); i >= 0 {
 		t.Errorf("stderr carries a control character at %d: %q", i, stderr)
+	}
+}
+
+// fanout merge of a file it cannot read is a usage error (exit 2) whether
+// the file is missing or a directory: before, a directory failed at its
+// first read, as if records were missing (exit 1).
+func TestMergeUnreadableIsUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{filepath.Join(dir, "missing.jsonl"), dir} {
+		if _, _, err := runCLI(t, "", "merge", name); !isUsage(err) {
+			t.Errorf("merge %s: %v, want a usage error", name, err)
+		}
 	}
 }
