@@ -668,3 +668,36 @@ func TestGroupTaskClosingAnotherExecutor(t *testing.T) {
 		c.Close()
 	})
 }
+
+// Map's two paths count an input canceled by a break alike in Stats:
+// before, the path without a task per input counted a call that returned
+// its context's error as Failed, the other as Canceled.
+func TestMapPathsCountCanceledInputsAlike(t *testing.T) {
+	label := fanout.WithTaskOptions(func(int, int) []fanout.TaskOption { return nil })
+	for name, opts := range map[string][]fanout.MapOption{"slot reuse": nil, "a task per input": {label}} {
+		synctest.Test(t, func(t *testing.T) {
+			e := fanout.New(fanout.WithLimit(4))
+			in := func(yield func(int) bool) {
+				for i := range 8 {
+					if !yield(i) {
+						return
+					}
+				}
+			}
+			fn := func(ctx context.Context, i int) (int, error) {
+				if i == 0 {
+					return 0, nil
+				}
+				<-ctx.Done()
+				return 0, ctx.Err()
+			}
+			for range fanout.Map(context.Background(), e, in, fn, opts...) {
+				break // after input 0; inputs 1-3 are in their calls
+			}
+			e.Close()
+			if s := e.Stats(); s.Failed != 0 || s.Canceled == 0 {
+				t.Errorf("%s: Stats after a break: %d failed, %d canceled; want 0 failed", name, s.Failed, s.Canceled)
+			}
+		})
+	}
+}

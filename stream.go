@@ -644,16 +644,14 @@ func (m *stream[In, Out]) work(ctx context.Context, w *workerTask[In, Out]) {
 // the worker retires, and a new worker runs the rest of the batch.
 func (m *stream[In, Out]) runBatch(ctx context.Context, first, n int64) {
 	e := m.e
-	var ok, failed uint64
+	var c batchCounts
 	i := first
 	defer func() {
 		if i < first+n { // runtime.Goexit in the call of input i
 			m.outs[i&m.mask].fail(errGoexit)
-			failed++
+			c.failed++
 			m.outs[first&m.mask].end.Store(i + 1)
-			e.nextID.Add(ok + failed)
-			e.completed.Add(ok)
-			e.failed.Add(failed)
+			c.addTo(e)
 			m.wakeConsumer()
 			if rest := first + n - (i + 1); rest > 0 {
 				m.handOver(i+1, rest)
@@ -663,16 +661,26 @@ func (m *stream[In, Out]) runBatch(ctx context.Context, first, n int64) {
 	}()
 	var panics []*PanicError
 	for i < first+n {
-		m.runFrom(ctx, &i, first+n, &ok, &failed, &panics)
+		m.runFrom(ctx, &i, first+n, &c, &panics)
 	}
 	m.outs[first&m.mask].end.Store(first + n)
-	e.nextID.Add(ok + failed)
-	e.completed.Add(ok)
-	e.failed.Add(failed)
+	c.addTo(e)
 	if e.onPanic != nil {
 		for _, pe := range panics {
 			e.onPanic(TaskInfo{}, pe)
 		}
+	}
+}
+
+// batchCounts counts a batch's outcomes for the executor's Stats.
+type batchCounts struct{ ok, failed, canceled uint64 }
+
+func (c *batchCounts) addTo(e *Executor) {
+	e.nextID.Add(c.ok + c.failed + c.canceled)
+	e.completed.Add(c.ok)
+	e.failed.Add(c.failed)
+	if c.canceled > 0 { // rare: spare the hot path a shared counter's write
+		e.canceled.Add(c.canceled)
 	}
 }
 
@@ -683,7 +691,7 @@ func (m *stream[In, Out]) runBatch(ctx context.Context, first, n int64) {
 // input whose call ended its goroutine. The panics, and *PanicErrors calls
 // return, are added to panics for the executor's panic handler, told
 // after the batch, outside any recover.
-func (m *stream[In, Out]) runFrom(ctx context.Context, i *int64, end int64, ok, failed *uint64, panics *[]*PanicError) {
+func (m *stream[In, Out]) runFrom(ctx context.Context, i *int64, end int64, n *batchCounts, panics *[]*PanicError) {
 	defer func() {
 		if *i >= end {
 			return
@@ -694,7 +702,7 @@ func (m *stream[In, Out]) runFrom(ctx context.Context, i *int64, end int64, ok, 
 		}
 		pe := &PanicError{Value: r, Stack: debug.Stack()}
 		m.outs[*i&m.mask].fail(pe)
-		*failed++
+		n.failed++
 		*i++
 		*panics = append(*panics, pe)
 	}()
@@ -704,11 +712,18 @@ func (m *stream[In, Out]) runFrom(ctx context.Context, i *int64, end int64, ok, 
 		c := &m.outs[j]
 		c.out = out
 		if err == nil {
-			*ok++
+			n.ok++
 			continue
 		}
 		c.err = err
-		*failed++
+		if m.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// Map stopped (a break, ctx's end) and the call returned its
+			// context's error: canceled, as a task of Map's other path
+			// is counted in Stats.
+			n.canceled++
+		} else {
+			n.failed++
+		}
 		if pe, isPanic := err.(*PanicError); isPanic {
 			*panics = append(*panics, pe) // told after the batch, as a panic is
 		}
