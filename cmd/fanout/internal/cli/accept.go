@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/fanout-go/fanout"
 	"github.com/fanout-go/fanout/httpcheck"
 )
 
@@ -119,17 +116,9 @@ func (s *statusRanges) judge(r httpcheck.Result) httpcheck.Result {
 
 // tap returns all with each result judged (see judge); all itself when
 // every status is accepted.
-func (s *statusRanges) tap(all func(context.Context, *fanout.Executor, iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result]) func(context.Context, *fanout.Executor, iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result] {
+func (s *statusRanges) tap(all checkFunc) checkFunc {
 	if len(s.ranges) == 0 {
 		return all
 	}
-	return func(ctx context.Context, e *fanout.Executor, in iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result] {
-		return func(yield func(httpcheck.Result) bool) {
-			for r := range all(ctx, e, in) {
-				if !yield(s.judge(r)) {
-					return
-				}
-			}
-		}
-	}
+	return all.each(s.judge)
 }

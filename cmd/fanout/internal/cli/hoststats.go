@@ -38,15 +38,26 @@ func (h *hostFlags) execOpts(opts []fanout.Option) []fanout.Option {
 }
 
 // tap makes a check function count each result in the statistics.
-func (h *hostFlags) tap(all func(context.Context, *fanout.Executor, iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result]) func(context.Context, *fanout.Executor, iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result] {
+func (h *hostFlags) tap(all checkFunc) checkFunc {
 	if !h.stats {
 		return all
 	}
+	return all.each(func(r httpcheck.Result) httpcheck.Result {
+		h.hosts.result(r)
+		return r
+	})
+}
+
+// checkFunc is a Checker's CheckAll or CheckAllUnordered.
+type checkFunc func(context.Context, *fanout.Executor, iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result]
+
+// each returns all with f applied to each result, in the order all
+// yields them: what --host-stats and --accept do to the records.
+func (all checkFunc) each(f func(httpcheck.Result) httpcheck.Result) checkFunc {
 	return func(ctx context.Context, e *fanout.Executor, in iter.Seq[httpcheck.Input]) iter.Seq[httpcheck.Result] {
 		return func(yield func(httpcheck.Result) bool) {
 			for r := range all(ctx, e, in) {
-				h.hosts.result(r)
-				if !yield(r) {
+				if !yield(f(r)) {
 					return
 				}
 			}

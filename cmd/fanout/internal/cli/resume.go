@@ -198,18 +198,17 @@ func keyedRecords[R any](spec Records[R]) Records[keyed[R]] {
 		}
 		return out
 	}
+	var attempts func(keyed[R]) int
+	if spec.Attempts != nil {
+		attempts = func(k keyed[R]) int { return spec.Attempts(k.rec) }
+	}
 	return Records[keyed[R]]{
-		Noun:    spec.Noun,
-		CSV:     wrap(spec.CSV),
-		Table:   wrap(spec.Table),
-		Index:   func(k keyed[R]) int { return k.task },
-		Outcome: func(k keyed[R]) Outcome { return spec.Outcome(k.rec) },
-		Attempts: func(k keyed[R]) int {
-			if spec.Attempts == nil {
-				return -1 // unknown
-			}
-			return spec.Attempts(k.rec)
-		},
+		Noun:     spec.Noun,
+		Attempts: attempts,
+		CSV:      wrap(spec.CSV),
+		Table:    wrap(spec.Table),
+		Index:    func(k keyed[R]) int { return k.task },
+		Outcome:  func(k keyed[R]) Outcome { return spec.Outcome(k.rec) },
 	}
 }
 

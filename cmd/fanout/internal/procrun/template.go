@@ -233,10 +233,10 @@ func QuoteArgv(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-// reserved are the POSIX shell's reserved words, recognised as the first
-// word of a command.
+// reserved are the POSIX shell's reserved words made of letters,
+// recognised as the first word of a command (!, { and } Quote quotes
+// already).
 var reserved = map[string]bool{
-	"!": true, "{": true, "}": true, "case": true, "do": true, "done": true, "elif": true,
-	"else": true, "esac": true, "fi": true, "for": true, "if": true, "in": true,
-	"then": true, "until": true, "while": true,
+	"case": true, "do": true, "done": true, "elif": true, "else": true, "esac": true,
+	"fi": true, "for": true, "if": true, "in": true, "then": true, "until": true, "while": true,
 }
